@@ -1,0 +1,113 @@
+// An SMTP client for one server: a connection that sends messages one after another.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <envoi/account.hpp>
+#include <envoi/error.hpp>
+#include <envoi/message.hpp>
+#include <envoi/smtp/reply.hpp>
+
+namespace envoi::smtp {
+
+struct recipient_result {
+  std::string address;
+  /// The reply to this recipient's RCPT command.
+  smtp::reply reply;
+
+  bool accepted() const noexcept { return reply.positive(); }
+};
+
+/// What happened to one message.
+struct send_report {
+  /// One entry per envelope recipient that got an answer, in envelope order.
+  std::vector<recipient_result> recipients;
+  /// The reply to the end of data; its text usually carries the server's queue id.
+  smtp::reply final_reply;
+  /// On failure: the step that failed, the reply that ended it (if the server sent one),
+  /// and a detail from below SMTP (resolver, TLS library) when there is one.
+  envoi::step failed_step = envoi::step::none;
+  smtp::reply error_reply;
+  std::string detail;
+};
+
+/// Thrown by the blocking calls; carries the whole report.
+class send_error : public std::system_error {
+ public:
+  send_error(std::error_code ec, send_report report);
+
+  envoi::step step() const noexcept { return report_.failed_step; }
+  const smtp::reply& reply() const noexcept { return report_.error_reply; }
+  const send_report& report() const noexcept { return report_; }
+  bool is_transient() const noexcept { return envoi::is_transient(code()); }
+  bool is_permanent() const noexcept { return envoi::is_permanent(code()); }
+
+ private:
+  send_report report_;
+};
+
+/// One SMTP session with the account's server. The first send connects (resolve, TCP,
+/// greeting, EHLO, STARTTLS or implicit TLS with certificate and host-name checks, EHLO
+/// again, AUTH); later sends reuse the connection. Any failure closes the connection and
+/// the next send opens a new one. One operation at a time.
+class client {
+ public:
+  /// A client whose asynchronous operations run on `executor`.
+  client(boost::asio::any_io_executor executor, account acct);
+  /// A client for the blocking calls only; it runs its own event loop.
+  explicit client(account acct);
+  ~client();
+  client(client&&) noexcept;
+  client& operator=(client&&) noexcept;
+
+  const envoi::account& account() const noexcept;
+
+  /// Sends `data` (the rendered message, before dot-stuffing) to the envelope.
+  ///
+  /// Completion signature: `void(std::error_code, send_report)`. The code is empty when
+  /// at least one recipient was accepted and the server accepted the data; refused
+  /// recipients are listed in the report. Errors are in envoi's category (see errc); the
+  /// report says which step failed and carries the server's reply. The handler is never
+  /// run inside this call. Cancelling closes the connection.
+  template <typename CompletionToken>
+  auto async_send(envelope env, std::string data, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::error_code, send_report)>(
+        [this](auto handler, envelope e, std::string d) {
+          start_send(std::move(e), std::move(d), std::move(handler));
+        },
+        token, std::move(env), std::move(data));
+  }
+
+  /// Ends the session politely (QUIT), waiting at most a few seconds for the reply.
+  /// Completion signature: `void(std::error_code)`; a server that never answers is not
+  /// an error. Does nothing when not connected.
+  template <typename CompletionToken>
+  auto async_quit(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(
+        [this](auto handler) { start_quit(std::move(handler)); }, token);
+  }
+
+  /// Blocking form of async_send; throws send_error. Must not be called from a thread
+  /// that runs the client's executor.
+  send_report send(const envelope& env, std::string data);
+  /// Blocking form of async_quit.
+  void quit();
+
+ private:
+  using send_handler = boost::asio::any_completion_handler<void(std::error_code, send_report)>;
+  using quit_handler = boost::asio::any_completion_handler<void(std::error_code)>;
+  void start_send(envelope env, std::string data, send_handler handler);
+  void start_quit(quit_handler handler);
+
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace envoi::smtp
