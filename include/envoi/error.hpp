@@ -33,6 +33,9 @@ enum class errc {
   auth_not_offered,
   /// The server refused the credentials (RFC 4954 535 and similar).
   auth_failed,
+  /// Security is `none` and the server is not on this machine: credentials are never
+  /// sent in the clear over a network.
+  plaintext_auth_refused,
   /// The account's password could not be read (variable unset, file missing).
   secret_unavailable,
   /// The server answered a command with a 4xx reply.

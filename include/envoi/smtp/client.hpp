@@ -60,14 +60,15 @@ class send_error : public std::system_error {
 class client {
  public:
   /// A client whose asynchronous operations run on `executor`.
-  client(boost::asio::any_io_executor executor, account acct);
+  client(boost::asio::any_io_executor executor, envoi::account acct);
   /// A client for the blocking calls only; it runs its own event loop.
-  explicit client(account acct);
+  explicit client(envoi::account acct);
   ~client();
   client(client&&) noexcept;
   client& operator=(client&&) noexcept;
 
-  const envoi::account& account() const noexcept;
+  /// The account this client sends through.
+  const envoi::account& settings() const noexcept;
 
   /// Sends `data` (the rendered message, before dot-stuffing) to the envelope.
   ///
@@ -107,7 +108,8 @@ class client {
   void start_quit(quit_handler handler);
 
   struct impl;
-  std::unique_ptr<impl> impl_;
+  // Shared with the operations in flight, so that a timer firing late finds it alive.
+  std::shared_ptr<impl> impl_;
 };
 
 }  // namespace envoi::smtp

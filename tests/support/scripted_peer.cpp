@@ -1,0 +1,120 @@
+#include "support/scripted_peer.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace envoi::test {
+
+peer_connection::peer_connection(int fd, std::string& record, std::mutex& mutex)
+    : fd_(fd), record_(record), mutex_(mutex) {}
+
+void peer_connection::send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+bool peer_connection::fill(std::chrono::milliseconds limit) {
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
+  char chunk[4096];
+  const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+  if (n <= 0) return false;
+  buffer_.append(chunk, static_cast<std::size_t>(n));
+  std::lock_guard lock(mutex_);
+  record_.append(chunk, static_cast<std::size_t>(n));
+  return true;
+}
+
+std::string peer_connection::read_line(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (const auto eol = buffer_.find('\n'); eol != std::string::npos) {
+      std::string line = buffer_.substr(0, eol + 1);
+      buffer_.erase(0, eol + 1);
+      return line;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !fill(left)) return {};
+  }
+}
+
+std::string peer_connection::read_data(std::chrono::milliseconds limit) {
+  std::string text;
+  for (;;) {
+    std::string line = read_line(limit);
+    if (line.empty() || line == ".\r\n") return text;
+    text += line;
+  }
+}
+
+bool peer_connection::client_closed(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) > 0) {
+      char c;
+      const auto n = ::recv(fd_, &c, 1, MSG_PEEK);
+      if (n <= 0) return true;
+      if (!fill(std::chrono::milliseconds(0))) return true;
+    }
+  }
+  return false;
+}
+
+scripted_peer::scripted_peer(script run, int connections) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (listen_fd_ < 0) throw std::runtime_error("scripted_peer: socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listen_fd_, 8) != 0 ||
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("scripted_peer: cannot listen on 127.0.0.1");
+  port_ = ntohs(addr.sin_port);
+
+  thread_ = std::thread([this, run = std::move(run), connections] {
+    for (int i = 0; i < connections; ++i) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 30000) <= 0) return;  // nobody came; the test will say so
+      const int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      {
+        std::lock_guard lock(mutex_);
+        ++accepted_;
+      }
+      peer_connection connection(fd, record_, mutex_);
+      run(connection);
+      ::close(fd);
+    }
+  });
+}
+
+scripted_peer::~scripted_peer() {
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  if (thread_.joinable()) thread_.join();
+  ::close(listen_fd_);
+}
+
+std::string scripted_peer::received() const {
+  std::lock_guard lock(mutex_);
+  return record_;
+}
+
+int scripted_peer::accepted() const {
+  std::lock_guard lock(mutex_);
+  return accepted_;
+}
+
+}  // namespace envoi::test

@@ -1,0 +1,159 @@
+#include <envoi/smtp/client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "support/scripted_peer.hpp"
+
+namespace envoi::smtp {
+namespace {
+
+using test::peer_connection;
+using test::scripted_peer;
+
+constexpr const char* password_variable = "ENVOI_TEST_PEER_PASSWORD";
+constexpr const char* password = "Tr3s-S3cret-peer";
+
+account peer_account(std::uint16_t port) {
+  ::setenv(password_variable, password, 1);
+  account a;
+  a.sender = mailbox("Clinique du Sud", "sud@example.test");
+  a.host = "127.0.0.1";
+  a.port = port;
+  a.security = security::starttls;
+  a.login = "sud@example.test";
+  a.password = secret_ref::from_env(password_variable);
+  a.step_timeout = std::chrono::seconds(5);
+  return a;
+}
+
+envelope one_recipient() {
+  return {"sud@example.test", {"zoe@example.test"}};
+}
+
+// Answers EHLO with `ehlo_reply`, then answers every later command with `answer` until
+// the client leaves.
+scripted_peer::script greet_then(std::string ehlo_reply, std::string answer) {
+  return [ehlo_reply, answer](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    if (c.read_line().empty()) return;
+    c.send(ehlo_reply);
+    for (std::string line; !(line = c.read_line()).empty();) {
+      if (line.rfind("QUIT", 0) == 0) {
+        c.send("221 bye\r\n");
+        return;
+      }
+      c.send(answer);
+    }
+  };
+}
+
+TEST(SmtpClient, SendsNoCredentialsWhenStarttlsIsNotOffered) {
+  scripted_peer peer(greet_then("250-peer.example.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+                                "250 ok\r\n"));
+  client c(peer_account(peer.port()));
+  try {
+    c.send(one_recipient(), "Subject: x\r\n\r\nbody\r\n");
+    FAIL() << "sent without TLS";
+  } catch (const send_error& e) {
+    EXPECT_EQ(e.code(), errc::starttls_not_offered);
+    EXPECT_EQ(e.step(), step::starttls);
+    EXPECT_TRUE(e.is_permanent());
+  }
+  const auto seen = peer.received();
+  EXPECT_EQ(seen.find("AUTH"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find(password), std::string::npos);
+  EXPECT_NE(seen.find("QUIT"), std::string::npos) << seen;
+}
+
+TEST(SmtpClient, StopsWhenTheServerRefusesStarttls) {
+  scripted_peer peer(greet_then("250-peer.example.test\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n",
+                                "454 4.7.0 TLS not available due to local problem\r\n"));
+  client c(peer_account(peer.port()));
+  try {
+    c.send(one_recipient(), "Subject: x\r\n\r\nbody\r\n");
+    FAIL() << "sent without TLS";
+  } catch (const send_error& e) {
+    EXPECT_EQ(e.code(), errc::starttls_refused);
+    EXPECT_EQ(e.step(), step::starttls);
+    EXPECT_EQ(e.reply().code, 454);
+  }
+  const auto seen = peer.received();
+  EXPECT_EQ(seen.find("AUTH"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
+}
+
+TEST(SmtpClient, RefusesDataSentBeforeTheTlsHandshake) {
+  // A man in the middle answering STARTTLS and then injecting a reply in the clear.
+  scripted_peer peer([](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.read_line();
+    c.send("250-peer.example.test\r\n250 STARTTLS\r\n");
+    c.read_line();
+    c.send("220 2.0.0 Ready to start TLS\r\n250 injected\r\n");
+    c.client_closed();
+  });
+  client c(peer_account(peer.port()));
+  try {
+    c.send(one_recipient(), "Subject: x\r\n\r\nbody\r\n");
+    FAIL() << "accepted injected data";
+  } catch (const send_error& e) {
+    EXPECT_EQ(e.code(), errc::starttls_refused);
+    EXPECT_EQ(e.step(), step::starttls);
+  }
+  EXPECT_EQ(peer.received().find("AUTH"), std::string::npos);
+}
+
+TEST(SmtpClient, SendsOverPlainTcpOnlyWhenAskedAndReportsEachRecipient) {
+  std::string data_seen;
+  scripted_peer peer([&](peer_connection& c) {
+    c.send("220-peer.example.test ESMTP\r\n220 ready\r\n");
+    c.read_line();
+    c.send("250-peer.example.test\r\n250-STARTTLS\r\n250\r\n");
+    c.read_line();  // MAIL
+    c.send("250 2.1.0 Ok\r\n");
+    c.read_line();  // RCPT ok
+    c.send("250 2.1.5 Ok\r\n");
+    c.read_line();  // RCPT refused
+    c.send("550 5.1.1 <nobody@example.test>: Recipient address rejected\r\n");
+    c.read_line();  // DATA
+    c.send("354 go ahead\r\n");
+    data_seen = c.read_data();
+    c.send("250 2.0.0 Ok: queued as 4ABC\r\n");
+    if (c.read_line().rfind("QUIT", 0) == 0) c.send("221 2.0.0 Bye\r\n");
+  });
+  auto a = peer_account(peer.port());
+  a.security = security::none;
+  a.login.clear();
+  client c(a);
+  const auto report = c.send({"sud@example.test", {"zoe@example.test", "nobody@example.test"}},
+                             ".profile\r\nBonjour\r\n.\r\nfin");
+  c.quit();
+  ASSERT_EQ(report.recipients.size(), 2u);
+  EXPECT_TRUE(report.recipients[0].accepted());
+  EXPECT_FALSE(report.recipients[1].accepted());
+  EXPECT_EQ(report.recipients[1].reply.code, 550);
+  EXPECT_EQ(report.final_reply.to_string(), "250 2.0.0 Ok: queued as 4ABC");
+  EXPECT_EQ(data_seen, "..profile\r\nBonjour\r\n..\r\nfin\r\n");
+  EXPECT_EQ(peer.received().find("STARTTLS"), std::string::npos);
+}
+
+TEST(SmtpClient, ReportsASilentServerAsATimeoutOfTheStepItWaitedIn) {
+  scripted_peer peer([](peer_connection& c) { c.client_closed(std::chrono::seconds(3)); });
+  auto a = peer_account(peer.port());
+  a.step_timeout = std::chrono::milliseconds(300);
+  client c(a);
+  try {
+    c.send(one_recipient(), "x");
+    FAIL() << "no error";
+  } catch (const send_error& e) {
+    EXPECT_EQ(e.code(), errc::timed_out);
+    EXPECT_EQ(e.step(), step::greeting);
+    EXPECT_TRUE(e.is_transient());
+  }
+}
+
+}  // namespace
+}  // namespace envoi::smtp
