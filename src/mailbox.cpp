@@ -1,1 +1,258 @@
-// placeholder
+#include <envoi/mailbox.hpp>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <string>
+
+#include <envoi/error.hpp>
+
+#include "mime/encoding.hpp"
+
+namespace envoi {
+namespace {
+
+// RFC 5321 4.5.3.1.1 and 4.5.3.1.2: size limits of the parts of a path.
+constexpr std::size_t max_local_part = 64;
+constexpr std::size_t max_domain = 255;
+constexpr std::size_t max_label = 63;
+
+bool is_alnum(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool is_8bit(char c) noexcept {
+  return static_cast<unsigned char>(c) >= 0x80;
+}
+
+// RFC 5322 3.2.3 atext; 8-bit bytes are let through for UTF-8 local parts (RFC 6532 3.2).
+bool is_local_char(char c) noexcept {
+  return is_alnum(c) || is_8bit(c) ||
+         std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+}
+
+std::string quoted(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// The position of the closing DQUOTE of the quoted-string opening at `open`, or npos.
+std::size_t closing_quote(std::string_view s, std::size_t open) noexcept {
+  for (std::size_t i = open + 1; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Refuses what no part of a mailbox may hold, whatever the syntax.
+void check_text(std::string_view text, std::string_view field, std::string_view what) {
+  if (text.find_first_of("\r\n") != std::string_view::npos)
+    throw invalid_input(std::string(field), std::string(what) + " contains a line break");
+  if (text.find('\0') != std::string_view::npos)
+    throw invalid_input(std::string(field), std::string(what) + " contains a NUL character");
+  if (!mime::is_valid_utf8(text))
+    throw invalid_input(std::string(field), std::string(what) + " is not valid UTF-8");
+}
+
+void check_local_part(std::string_view local, std::string_view address, std::string_view field) {
+  const auto fail = [&](const std::string& reason) {
+    throw invalid_input(std::string(field), reason + " in " + quoted(address));
+  };
+  if (local.empty()) fail("empty local part (nothing before @)");
+  if (local.size() > max_local_part) fail("local part longer than 64 characters");
+
+  if (local.front() == '"') {
+    // RFC 5322 3.2.4: a quoted local part holds printable characters and quoted-pairs.
+    for (std::size_t i = 1; i + 1 < local.size(); ++i) {
+      const char c = local[i];
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        fail("unescaped '\"' inside the quoted local part");
+      } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+        fail("control character in the local part");
+      }
+    }
+    return;
+  }
+
+  // RFC 5322 3.4.1: an unquoted local part is a dot-atom.
+  if (local.front() == '.') fail("local part starts with a dot");
+  if (local.back() == '.') fail("local part ends with a dot");
+  if (local.find("..") != std::string_view::npos) fail("two dots in a row in the local part");
+  for (const char c : local) {
+    if (c != '.' && !is_local_char(c))
+      fail(std::string("'") + c + "' is not allowed in a local part unless it is quoted");
+  }
+}
+
+void check_domain(std::string_view domain, std::string_view address, std::string_view field) {
+  const auto fail = [&](const std::string& reason) {
+    throw invalid_input(std::string(field), reason + " in " + quoted(address));
+  };
+  if (domain.empty()) fail("empty domain (nothing after @)");
+
+  if (domain.front() == '[') {
+    // RFC 5321 4.1.3: an address literal, IPv4 or "IPv6:" followed by an IPv6 address.
+    if (domain.back() != ']') fail("'[' without ']' in the domain");
+    std::string inner(domain.substr(1, domain.size() - 2));
+    unsigned char buffer[16];
+    bool ok = false;
+    if (inner.rfind("IPv6:", 0) == 0) {
+      ok = inet_pton(AF_INET6, inner.c_str() + 5, buffer) == 1;
+    } else {
+      ok = inet_pton(AF_INET, inner.c_str(), buffer) == 1;
+    }
+    if (!ok) fail("not a valid address literal");
+    return;
+  }
+
+  if (domain.size() > max_domain) fail("domain longer than 255 characters");
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t dot = std::min(domain.find('.', pos), domain.size());
+    const std::string_view label = domain.substr(pos, dot - pos);
+    // RFC 1035 2.3.1 (with RFC 1123 2.1): letters, digits and inner hyphens. 8-bit bytes
+    // stand for an internationalised label, accepted as UTF-8.
+    if (label.empty()) fail("empty label in the domain (a dot at an end or two in a row)");
+    if (label.size() > max_label) fail("domain label longer than 63 characters");
+    if (label.front() == '-' || label.back() == '-')
+      fail("domain label starts or ends with a hyphen");
+    for (const char c : label) {
+      if (!is_alnum(c) && c != '-' && !is_8bit(c))
+        fail(std::string("'") + c + "' is not allowed in a domain");
+    }
+    if (dot == domain.size()) break;
+    pos = dot + 1;
+  }
+}
+
+// Checks `address` and returns the position of the '@' between local part and domain.
+std::size_t check_address(std::string_view address, std::string_view field) {
+  check_text(address, field, "the address");
+  if (address.empty()) throw invalid_input(std::string(field), "empty address");
+
+  // The '@' that counts is the one outside a quoted local part.
+  std::size_t at = std::string_view::npos;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < address.size(); ++i) {
+    if (address[i] == '"' && i == 0) {
+      const std::size_t close = closing_quote(address, i);
+      if (close == std::string_view::npos)
+        throw invalid_input(std::string(field),
+                            "unterminated quoted local part in " + quoted(address));
+      i = close;
+    } else if (address[i] == '@') {
+      at = i;
+      ++count;
+    }
+  }
+  if (count == 0) throw invalid_input(std::string(field), "missing @ in " + quoted(address));
+  if (count > 1) throw invalid_input(std::string(field), "more than one @ in " + quoted(address));
+
+  check_local_part(address.substr(0, at), address, field);
+  check_domain(address.substr(at + 1), address, field);
+  return at;
+}
+
+std::string unquote(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 1; i + 1 < s.size(); ++i) {
+    if (s[i] == '\\' && i + 2 < s.size()) ++i;
+    out += s[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+mailbox::mailbox(std::string display_name, std::string address, std::string_view field)
+    : display_name_(std::move(display_name)), address_(std::move(address)) {
+  check_text(display_name_, field, "the display name");
+  check_address(address_, field);
+}
+
+mailbox mailbox::parse(std::string_view text, std::string_view field) {
+  check_text(text, field, "the mailbox");
+  const std::string_view t = trim(text);
+  if (t.empty()) throw invalid_input(std::string(field), "empty address");
+
+  // The '<' that opens the address is the first one outside a quoted display name.
+  std::size_t open = std::string_view::npos;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '"') {
+      const std::size_t close = closing_quote(t, i);
+      if (close == std::string_view::npos)
+        throw invalid_input(std::string(field), "unterminated quoted display name in " + quoted(t));
+      i = close;
+    } else if (t[i] == '<') {
+      open = i;
+      break;
+    }
+  }
+  if (open == std::string_view::npos) {
+    if (t.find('>') != std::string_view::npos)
+      throw invalid_input(std::string(field), "'>' without '<' in " + quoted(t));
+    return mailbox("", std::string(t), field);
+  }
+
+  const std::size_t close = t.find('>', open);
+  if (close == std::string_view::npos)
+    throw invalid_input(std::string(field), "'<' without '>' in " + quoted(t));
+  if (!trim(t.substr(close + 1)).empty())
+    throw invalid_input(std::string(field), "text after '>' in " + quoted(t));
+
+  // A display name may be quoted (and then hold specials) or written as it comes.
+  std::string_view name = trim(t.substr(0, open));
+  std::string display_name;
+  if (!name.empty() && name.front() == '"') {
+    const std::size_t end = closing_quote(name, 0);
+    if (end == std::string_view::npos)
+      throw invalid_input(std::string(field), "unterminated quoted display name in " + quoted(t));
+    if (end + 1 != name.size())
+      throw invalid_input(std::string(field), "text after the quoted display name in " + quoted(t));
+    display_name = unquote(name);
+  } else {
+    display_name = std::string(name);
+  }
+  return mailbox(std::move(display_name), std::string(trim(t.substr(open + 1, close - open - 1))),
+                 field);
+}
+
+std::string_view mailbox::local_part() const noexcept {
+  const std::string_view a = address_;
+  const std::size_t at = a.rfind('@');
+  return at == std::string_view::npos ? a : a.substr(0, at);
+}
+
+std::string_view mailbox::domain() const noexcept {
+  const std::string_view a = address_;
+  const std::size_t at = a.rfind('@');
+  return at == std::string_view::npos ? std::string_view() : a.substr(at + 1);
+}
+
+std::string mailbox::to_header() const {
+  // Internationalised domains should go out as A-labels (IDNA) so this stays ASCII; they
+  // are written as UTF-8 for now, which only a server offering SMTPUTF8 accepts.
+  if (display_name_.empty()) return address_;
+  std::string out;
+  for (const std::string& word : mime::phrase_words(display_name_)) {
+    out += word;
+    out += ' ';
+  }
+  out += '<';
+  out += address_;
+  out += '>';
+  return out;
+}
+
+}  // namespace envoi

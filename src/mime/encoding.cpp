@@ -1,1 +1,491 @@
-// placeholder
+#include "mime/encoding.hpp"
+
+#include <algorithm>
+
+#include <openssl/evp.h>
+
+namespace envoi::mime {
+namespace {
+
+constexpr std::string_view hex_digits = "0123456789ABCDEF";
+// "=?utf-8?Q?" and "?=".
+constexpr std::size_t encoded_word_overhead = 12;
+
+bool is_wsp(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
+
+bool is_alnum(unsigned char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+// RFC 5322 3.2.3 atext.
+bool is_atext(unsigned char c) noexcept {
+  return is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) !=
+                            std::string_view::npos;
+}
+
+// RFC 2047 5 (3): in a phrase, a Q word may show only these characters as themselves.
+bool is_q_literal(unsigned char c) noexcept {
+  return is_alnum(c) || c == '!' || c == '*' || c == '+' || c == '-' || c == '/';
+}
+
+// RFC 2231 7 attribute-char: a token character other than '*', '\'' and '%'.
+bool is_attribute_char(unsigned char c) noexcept {
+  return is_alnum(c) ||
+         std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+void append_hex(std::string& out, char prefix, unsigned char c) {
+  out += prefix;
+  out += hex_digits[c >> 4];
+  out += hex_digits[c & 0x0F];
+}
+
+// The length of the UTF-8 character starting at `pos`; 1 for a stray byte, so that
+// callers always make progress even on input that was not validated.
+std::size_t char_length(std::string_view s, std::size_t pos) noexcept {
+  const auto c = static_cast<unsigned char>(s[pos]);
+  std::size_t n = 1;
+  if (c >= 0xC0 && c < 0xE0) {
+    n = 2;
+  } else if (c >= 0xE0 && c < 0xF0) {
+    n = 3;
+  } else if (c >= 0xF0 && c < 0xF8) {
+    n = 4;
+  }
+  return std::min(n, s.size() - pos);
+}
+
+std::size_t q_cost(unsigned char c) noexcept {
+  return is_q_literal(c) || c == ' ' ? 1 : 3;
+}
+
+void append_q(std::string& out, std::string_view chunk) {
+  for (const char ch : chunk) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == ' ') {
+      // RFC 2047 4.2 (2): "_" stands for a space and keeps the word free of white space.
+      out += '_';
+    } else if (is_q_literal(c)) {
+      out += ch;
+    } else {
+      append_hex(out, '=', c);
+    }
+  }
+}
+
+// A word that cannot go out as itself in an unstructured header: 8-bit or control
+// characters, text a reader would take for an encoded-word (RFC 2047 6.2), or a word too
+// long to fit on any folded line.
+bool needs_encoding(std::string_view word, std::size_t width) noexcept {
+  const bool odd_byte = std::any_of(word.begin(), word.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c >= 0x7F;
+  });
+  return odd_byte || word.find("=?") != std::string_view::npos || word.size() > width;
+}
+
+bool is_printable_ascii(std::string_view s) noexcept {
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x7F;
+  });
+}
+
+// Atoms separated by single spaces: the phrase is safe to write as it is.
+bool is_plain_phrase(std::string_view s) noexcept {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.find("  ") != std::string_view::npos)
+    return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char ch) { return ch == ' ' || is_atext(static_cast<unsigned char>(ch)); });
+}
+
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    // RFC 5322 3.2.4: only DQUOTE and backslash need a quoted-pair.
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    char32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and values past the Unicode range.
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+bool is_ascii(std::string_view s) noexcept {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+bool has_cr_lf_or_nul(std::string_view s) noexcept {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+std::string to_crlf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 32);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\r' || c == '\n') {
+      // RFC 5321 2.3.8: CR and LF travel only as the pair CRLF; a lone one ends a line.
+      out += "\r\n";
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string base64(std::string_view data) {
+  std::string out((data.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()),
+                                static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+void append_base64_lines(std::string& out, std::string_view data) {
+  // RFC 2045 6.8: 57 input bytes make one 76-character line.
+  constexpr std::size_t group = 57;
+  out.reserve(out.size() + (data.size() + group - 1) / group * 78);
+  unsigned char line[80];
+  for (std::size_t pos = 0; pos < data.size(); pos += group) {
+    const std::size_t len = std::min(group, data.size() - pos);
+    const int n = EVP_EncodeBlock(line, reinterpret_cast<const unsigned char*>(data.data() + pos),
+                                  static_cast<int>(len));
+    out.append(reinterpret_cast<const char*>(line), static_cast<std::size_t>(n));
+    out += "\r\n";
+  }
+}
+
+std::string quoted_printable(std::string_view text) {
+  const std::string crlf = to_crlf(text);
+  std::string out;
+  out.reserve(crlf.size() + crlf.size() / 8);
+  std::size_t line_length = 0;
+  std::size_t pos = 0;
+  while (pos < crlf.size()) {
+    const std::size_t eol = std::min(crlf.find("\r\n", pos), crlf.size());
+    for (std::size_t i = pos; i < eol; ++i) {
+      const auto c = static_cast<unsigned char>(crlf[i]);
+      const bool last = i + 1 == eol;
+      std::string piece;
+      if ((c >= 33 && c <= 126 && c != '=') || (is_wsp(static_cast<char>(c)) && !last)) {
+        piece = static_cast<char>(c);
+      } else {
+        // RFC 2045 6.7 (3): white space before a line end would be stripped in transit.
+        append_hex(piece, '=', c);
+      }
+      // RFC 2045 6.7 (5): lines of at most 76 characters, the soft break's "=" included;
+      // the last character of a line needs no room for it.
+      const std::size_t limit = last ? 76 : 75;
+      if (line_length + piece.size() > limit) {
+        out += "=\r\n";
+        line_length = 0;
+      }
+      out += piece;
+      line_length += piece.size();
+    }
+    if (eol < crlf.size()) {
+      out += "\r\n";
+      line_length = 0;
+    }
+    pos = eol + 2;
+  }
+  return out;
+}
+
+transfer_encoding choose_transfer_encoding(std::string_view text) {
+  std::size_t line_length = 0;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\r' || c == '\n') {
+      line_length = 0;
+      continue;
+    }
+    // RFC 5322 2.1.1: 78 characters per line is the recommended limit.
+    if (++line_length > 78 || c >= 0x7F || (c < 0x20 && c != '\t'))
+      return transfer_encoding::quoted_printable;
+  }
+  return transfer_encoding::seven_bit;
+}
+
+std::string_view to_string(transfer_encoding e) noexcept {
+  return e == transfer_encoding::seven_bit ? "7bit" : "quoted-printable";
+}
+
+std::vector<std::string> encoded_words(std::string_view utf8, std::size_t max_length,
+                                       std::size_t first_max_length) {
+  const auto budget_for = [](std::size_t length) {
+    return length > encoded_word_overhead ? length - encoded_word_overhead : 0;
+  };
+
+  // Q keeps French text readable; B is taken only when it is clearly shorter.
+  std::size_t q_total = 0;
+  for (const char c : utf8) q_total += q_cost(static_cast<unsigned char>(c));
+  const std::size_t b_total = (utf8.size() + 2) / 3 * 4;
+  const bool use_b = 4 * b_total < 3 * q_total;
+
+  std::vector<std::string> words;
+  std::size_t pos = 0;
+  while (pos < utf8.size()) {
+    // RFC 2047 5: each word holds whole characters, so it decodes on its own.
+    const std::size_t budget = budget_for(words.empty() ? first_max_length : max_length);
+    std::size_t end = pos;
+    std::size_t cost = 0;
+    while (end < utf8.size()) {
+      const std::size_t n = char_length(utf8, end);
+      std::size_t next = 0;
+      if (use_b) {
+        next = (end + n - pos + 2) / 3 * 4;
+      } else {
+        next = cost;
+        for (std::size_t k = 0; k < n; ++k)
+          next += q_cost(static_cast<unsigned char>(utf8[end + k]));
+      }
+      if (next > budget && end > pos) {
+        // Some readers (Python's email among them) keep the white space between two
+        // encoded-words of a phrase, against RFC 2047 6.2. Ending a word just after a
+        // space costs little and leaves them a doubled space, not a word cut in two.
+        const std::size_t space = utf8.substr(pos, end - pos).rfind(' ');
+        if (space != std::string_view::npos && space + 1 > (end - pos) / 2) end = pos + space + 1;
+        break;
+      }
+      cost = next;
+      end += n;
+    }
+
+    const std::string_view chunk = utf8.substr(pos, end - pos);
+    std::string word = use_b ? "=?utf-8?B?" : "=?utf-8?Q?";
+    if (use_b) {
+      word += base64(chunk);
+    } else {
+      append_q(word, chunk);
+    }
+    word += "?=";
+    words.push_back(std::move(word));
+    pos = end;
+  }
+  return words;
+}
+
+std::vector<header_word> unstructured_words(std::string_view utf8, std::size_t first_width) {
+  struct raw_word {
+    std::string space;
+    std::string text;
+    bool encode;
+  };
+
+  // Split into white space and words. White space at either end belongs to the value,
+  // but a header parser strips it, so it is carried inside an encoded-word.
+  std::vector<raw_word> raw;
+  std::size_t i = 0;
+  while (i < utf8.size()) {
+    std::size_t j = i;
+    while (j < utf8.size() && is_wsp(utf8[j])) ++j;
+    std::string space(utf8.substr(i, j - i));
+    if (j == utf8.size()) {
+      if (raw.empty()) {
+        raw.push_back({"", std::move(space), true});
+      } else {
+        raw.back().text += space;
+        raw.back().encode = true;
+      }
+      break;
+    }
+    i = j;
+    while (j < utf8.size() && !is_wsp(utf8[j])) ++j;
+    std::string text(utf8.substr(i, j - i));
+    i = j;
+    if (raw.empty() && !space.empty()) {
+      raw.push_back({"", space + text, true});
+    } else {
+      const bool encode = needs_encoding(text, raw.empty() ? first_width : max_encoded_word);
+      raw.push_back({std::move(space), std::move(text), encode});
+    }
+  }
+
+  // RFC 2047 5 (1) and 6.2: an encoded-word is separated from plain text by white space,
+  // and white space between two encoded-words is dropped when decoding. So neighbouring
+  // words that need encoding are encoded together with the spaces between them.
+  std::vector<header_word> words;
+  for (std::size_t k = 0; k < raw.size(); ++k) {
+    std::string space = k == 0 ? std::string(" ") : raw[k].space;
+    if (!raw[k].encode) {
+      words.push_back({std::move(space), raw[k].text});
+      continue;
+    }
+    std::string run = raw[k].text;
+    while (k + 1 < raw.size() && raw[k + 1].encode) {
+      ++k;
+      run += raw[k].space;
+      run += raw[k].text;
+    }
+    for (std::string& w :
+         encoded_words(run, max_encoded_word, words.empty() ? first_width : max_encoded_word)) {
+      words.push_back({std::move(space), std::move(w)});
+      space = " ";
+    }
+  }
+  return words;
+}
+
+std::vector<std::string> phrase_words(std::string_view display_name, std::size_t first_width) {
+  if (display_name.empty()) return {};
+  if (is_printable_ascii(display_name) && display_name.find("=?") == std::string_view::npos) {
+    if (is_plain_phrase(display_name)) {
+      std::vector<std::string> atoms;
+      std::size_t pos = 0;
+      while (pos <= display_name.size()) {
+        const std::size_t sp = std::min(display_name.find(' ', pos), display_name.size());
+        atoms.emplace_back(display_name.substr(pos, sp - pos));
+        pos = sp + 1;
+      }
+      return atoms;
+    }
+    // RFC 5322 3.4: specials in a display name stay inside a quoted-string. A quoted-string
+    // is never folded inside, so a longer name goes out as encoded-words instead.
+    std::string quoted = quote(display_name);
+    if (quoted.size() <= first_width) return {std::move(quoted)};
+  }
+  // RFC 2047 5 (3): encoded-words may replace the whole phrase; specials are encoded too.
+  return encoded_words(display_name, max_encoded_word, first_width);
+}
+
+std::string quoted_parameter(std::string_view attribute, std::string_view value) {
+  std::string out(attribute);
+  out += '=';
+  out += quote(value);
+  return out;
+}
+
+std::vector<std::string> rfc2231_parameter(std::string_view attribute, std::string_view utf8) {
+  // Room for the folding space before a piece and the ';' after it.
+  constexpr std::size_t piece_width = fold_width - 2;
+  const auto encode_char = [](std::string& out, std::string_view ch) {
+    for (const char c : ch) {
+      if (is_attribute_char(static_cast<unsigned char>(c))) {
+        out += c;
+      } else {
+        append_hex(out, '%', static_cast<unsigned char>(c));
+      }
+    }
+  };
+
+  std::string whole(attribute);
+  whole += "*=utf-8''";
+  encode_char(whole, utf8);
+  if (whole.size() <= piece_width) return {std::move(whole)};
+
+  // RFC 2231 3 and 4.1: numbered pieces, each marked '*' as percent-encoded, the charset
+  // in the first one only.
+  std::vector<std::string> pieces;
+  std::size_t pos = 0;
+  while (pos < utf8.size()) {
+    std::string piece(attribute);
+    piece += '*';
+    piece += std::to_string(pieces.size());
+    piece += pieces.empty() ? "*=utf-8''" : "*=";
+    const std::size_t head = piece.size();
+    while (pos < utf8.size()) {
+      const std::size_t n = char_length(utf8, pos);
+      std::string enc;
+      encode_char(enc, utf8.substr(pos, n));
+      if (piece.size() + enc.size() > piece_width && piece.size() > head) break;
+      piece += enc;
+      pos += n;
+    }
+    pieces.push_back(std::move(piece));
+  }
+  return pieces;
+}
+
+std::vector<std::string> encoded_word_parameter(std::string_view attribute, std::string_view utf8) {
+  // The first piece carries `attribute="` and the last `";`, so words are kept short.
+  const std::size_t word_width = fold_width - 4 - attribute.size() - 2;
+  std::vector<std::string> pieces = encoded_words(utf8, std::min(word_width, max_encoded_word));
+  if (pieces.empty()) pieces.emplace_back();
+  pieces.front().insert(0, std::string(attribute) + "=\"");
+  pieces.back() += '"';
+  return pieces;
+}
+
+header_folder::header_folder(std::string_view name) : out_(name) {
+  out_ += ':';
+  line_length_ = out_.size();
+}
+
+void header_folder::add(std::string_view text, std::string_view space) {
+  // RFC 5322 2.2.3: a fold is a CRLF put before existing white space, and no line may be
+  // white space alone.
+  // A fold right after the colon would make some parsers (Python's email among them) see
+  // a value starting with a space.
+  const bool fold = !empty_ && !space.empty() && !text.empty() &&
+                    line_length_ + space.size() + text.size() > fold_width;
+  empty_ = false;
+  if (fold) {
+    out_ += "\r\n";
+    line_length_ = 0;
+  }
+  out_ += space;
+  out_ += text;
+  line_length_ += space.size() + text.size();
+}
+
+std::string header_folder::finish() && {
+  out_ += "\r\n";
+  return std::move(out_);
+}
+
+std::size_t first_line_room(std::string_view name) noexcept {
+  const std::size_t used = name.size() + 2;
+  return used < fold_width ? std::min(fold_width - used, max_encoded_word) : 0;
+}
+
+std::string unstructured_field(std::string_view name, std::string_view utf8) {
+  header_folder field(name);
+  for (const header_word& w : unstructured_words(utf8, first_line_room(name))) field.add(w);
+  return std::move(field).finish();
+}
+
+}  // namespace envoi::mime

@@ -1,0 +1,124 @@
+// The byte transforms of MIME and of header fields: base64 and quoted-printable bodies
+// (RFC 2045), encoded-words (RFC 2047), parameter values (RFC 2231), and folding of long
+// header fields (RFC 5322 2.2.3). Internal to envoi.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace envoi::mime {
+
+/// RFC 2047 2: a header line holding encoded-words is at most 76 characters; envoi folds
+/// every header it writes to that width when a break is possible.
+inline constexpr std::size_t fold_width = 76;
+/// RFC 2047 2: an encoded-word, delimiters included, is at most 75 characters.
+inline constexpr std::size_t max_encoded_word = 75;
+/// RFC 5322 2.1.1: no line of a message may exceed 998 octets, CRLF excluded.
+inline constexpr std::size_t max_line = 998;
+
+/// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or values past
+/// U+10FFFF).
+bool is_valid_utf8(std::string_view s) noexcept;
+
+/// True when every byte is below 0x80.
+bool is_ascii(std::string_view s) noexcept;
+
+/// True when `s` holds CR, LF or NUL, which no header value may carry.
+bool has_cr_lf_or_nul(std::string_view s) noexcept;
+
+/// `text` with every line end (LF, CR or CRLF) written as CRLF.
+std::string to_crlf(std::string_view text);
+
+/// Base64 of `data` on one line, no line breaks (SASL and the like).
+std::string base64(std::string_view data);
+
+/// Appends the base64 of `data` to `out` in lines of 76 characters, each ended by CRLF,
+/// the last one included (RFC 2045 6.8).
+void append_base64_lines(std::string& out, std::string_view data);
+
+/// Quoted-printable of UTF-8 text (RFC 2045 6.7): line ends become CRLF, no line is over
+/// 76 characters, white space before a line end is encoded. The result ends with CRLF
+/// only when `text` ended with a line end.
+std::string quoted_printable(std::string_view text);
+
+enum class transfer_encoding { seven_bit, quoted_printable };
+
+/// 7bit when `text` is ASCII without control characters and every line fits in 78
+/// characters; quoted-printable otherwise.
+transfer_encoding choose_transfer_encoding(std::string_view text);
+
+/// The name of the encoding for Content-Transfer-Encoding.
+std::string_view to_string(transfer_encoding e) noexcept;
+
+/// `utf8` as a sequence of encoded-words in charset utf-8, Q or B, whichever is much
+/// shorter, each at most `max_length` characters and holding whole characters only, so
+/// that each decodes on its own; the first word is at most `first_max_length`, to fit after
+/// a header's name. Q words use only the characters RFC 2047 5 (3) allows in a phrase, so
+/// the same words serve Subject and display names. Separate the words with white space;
+/// decoders drop it between adjacent encoded-words.
+std::vector<std::string> encoded_words(std::string_view utf8,
+                                       std::size_t max_length = max_encoded_word,
+                                       std::size_t first_max_length = max_encoded_word);
+
+/// A piece of a header value and the white space that precedes it.
+struct header_word {
+  std::string space;
+  std::string text;
+};
+
+/// An unstructured value (Subject) as words ready for folding. Plain ASCII words stay as
+/// they are; a run of words that need encoding becomes encoded-words covering whole words
+/// (RFC 2047 5 (1)), with the spaces inside the run encoded.
+std::vector<header_word> unstructured_words(std::string_view utf8);
+
+/// A display name as phrase words (RFC 5322 3.2.5) to be joined by spaces: atoms when it
+/// is plain, one quoted-string when it holds specials, encoded-words when it holds
+/// non-ASCII text or is too long to quote on one line. The first word is at most
+/// `first_width` long when it can be, as it may share its line with the header's name.
+std::vector<std::string> phrase_words(std::string_view display_name,
+                                      std::size_t first_width = max_encoded_word);
+
+/// A MIME parameter `attribute="value"` for the ASCII value, escaped as RFC 2045 5.1
+/// quoted-string. Precondition: `value` is printable ASCII.
+std::string quoted_parameter(std::string_view attribute, std::string_view value);
+
+/// RFC 2231 parameter for a UTF-8 value: `attribute*=utf-8''%XX..`, or when too long for
+/// one line, the continuations `attribute*0*=utf-8''..`, `attribute*1*=..`, each short
+/// enough to sit on its own folded line. Never splits a character or a %XX triplet.
+std::vector<std::string> rfc2231_parameter(std::string_view attribute, std::string_view utf8);
+
+/// `attribute="=?utf-8?..?= =?utf-8?..?="` as folding pieces: the non-standard form old
+/// clients (Outlook, webmails) read for a file name (RFC 2047 5 forbids encoded-words in
+/// parameters, so this is only ever sent next to the RFC 2231 form).
+std::vector<std::string> encoded_word_parameter(std::string_view attribute, std::string_view utf8);
+
+/// Builds one header field, breaking lines before white space (RFC 5322 2.2.3) so that
+/// lines stay within fold_width whenever a break point exists.
+class header_folder {
+ public:
+  explicit header_folder(std::string_view name);
+
+  /// Appends `space` then `text`; folds before `space` when the line would grow past
+  /// fold_width, except before the first piece. `space` empty glues `text` to what
+  /// precedes it.
+  void add(std::string_view text, std::string_view space = " ");
+  void add(const header_word& w) { add(w.text, w.space); }
+
+  /// The field with its final CRLF.
+  std::string finish() &&;
+
+ private:
+  std::string out_;
+  std::size_t line_length_;
+  bool empty_ = true;
+};
+
+/// How much of the first line a header named `name` leaves to its value ("Name: " taken).
+std::size_t first_line_room(std::string_view name) noexcept;
+
+/// The whole `Name: value` field for an unstructured value, folded, with its CRLF.
+std::string unstructured_field(std::string_view name, std::string_view utf8);
+
+}  // namespace envoi::mime

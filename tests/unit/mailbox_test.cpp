@@ -1,0 +1,140 @@
+#include <envoi/mailbox.hpp>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include <envoi/error.hpp>
+
+using envoi::invalid_input;
+using envoi::mailbox;
+
+namespace {
+
+// The reason invalid_input gives for `text`, or "" when it parses.
+std::string reason_for(std::string_view text, std::string_view field = "to") {
+  try {
+    mailbox::parse(text, field);
+  } catch (const invalid_input& e) {
+    EXPECT_EQ(e.field(), field);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Mailbox, ParsesNameAndAddress) {
+  const mailbox m = mailbox::parse("Clinique du Sud <sud@example.test>");
+  EXPECT_EQ(m.display_name(), "Clinique du Sud");
+  EXPECT_EQ(m.address(), "sud@example.test");
+  EXPECT_EQ(m.local_part(), "sud");
+  EXPECT_EQ(m.domain(), "example.test");
+}
+
+TEST(Mailbox, ParsesQuotedNameWithSpecials) {
+  const mailbox m = mailbox::parse(R"(  "Dupont, Jean \"JB\"" <a@b.test>  )");
+  EXPECT_EQ(m.display_name(), R"(Dupont, Jean "JB")");
+  EXPECT_EQ(m.address(), "a@b.test");
+}
+
+TEST(Mailbox, ParsesBareAddressAndAddressInBrackets) {
+  EXPECT_EQ(mailbox::parse("a@b.test"), mailbox("", "a@b.test"));
+  EXPECT_EQ(mailbox::parse("<a@b.test>"), mailbox("", "a@b.test"));
+}
+
+TEST(Mailbox, AcceptsAnUnquotedNameWithAComma) {
+  // What people type on a command line; the header form quotes it.
+  const mailbox m = mailbox::parse("Dupont, Hélène <helene.dupont@example.test>");
+  EXPECT_EQ(m.display_name(), "Dupont, Hélène");
+}
+
+TEST(Mailbox, AcceptsQuotedLocalPartsLiteralsAndUtf8) {
+  EXPECT_EQ(mailbox::parse("\"jean@accueil\"@example.test").domain(), "example.test");
+  EXPECT_EQ(mailbox::parse("\"jean@accueil\"@example.test").local_part(), "\"jean@accueil\"");
+  EXPECT_NO_THROW(mailbox::parse("\"jean dupont\"@example.test"));
+  EXPECT_NO_THROW(mailbox::parse("postmaster@[192.0.2.1]"));
+  EXPECT_NO_THROW(mailbox::parse("postmaster@[IPv6:2001:db8::19]"));
+  EXPECT_NO_THROW(mailbox::parse("zoé@exemple.test"));
+  EXPECT_NO_THROW(mailbox::parse("zoe@clinique-vétérinaire.test"));
+  EXPECT_NO_THROW(mailbox::parse("o'brien+rappel@a-b.example.test"));
+  EXPECT_NO_THROW(mailbox::parse("root@localhost"));
+}
+
+TEST(Mailbox, ReasonsSayWhatIsWrong) {
+  struct bad {
+    const char* text;
+    const char* reason;
+  };
+  const bad cases[] = {
+      {"jean.example.test", "missing @"},
+      {"jean@", "empty domain"},
+      {"@example.test", "empty local part"},
+      {"a@b@example.test", "more than one @"},
+      {"Jean <jean@example.test", "'<' without '>'"},
+      {"jean@example.test>", "'>' without '<'"},
+      {"Jean <jean@example.test> x", "text after '>'"},
+      {".jean@example.test", "starts with a dot"},
+      {"jean.@example.test", "ends with a dot"},
+      {"jean..dupont@example.test", "two dots in a row"},
+      {"jean dupont@example.test", "' ' is not allowed in a local part"},
+      {"jean@exa_mple.test", "'_' is not allowed in a domain"},
+      {"jean@example..test", "empty label"},
+      {"jean@-example.test", "hyphen"},
+      {"jean@[300.1.1.1]", "address literal"},
+      {"\"Jean <jean@example.test>", "unterminated quoted display name"},
+      {"", "empty address"},
+      {"   ", "empty address"},
+  };
+  for (const bad& c : cases) {
+    const std::string reason = reason_for(c.text);
+    EXPECT_NE(reason.find(c.reason), std::string::npos)
+        << "input " << c.text << " gave \"" << reason << "\"";
+  }
+  EXPECT_NE(reason_for(std::string(65, 'a') + "@example.test").find("64"), std::string::npos);
+  EXPECT_NE(reason_for("a@" + std::string(64, 'b') + ".test").find("63"), std::string::npos);
+}
+
+TEST(Mailbox, RefusesLineBreaksAndNulAnywhere) {
+  // F36: a line break in a name or address would let the caller's text start a header.
+  EXPECT_NE(reason_for("Zoé\nX-Injected: 1 <zoe@example.test>").find("line break"),
+            std::string::npos);
+  EXPECT_NE(reason_for("zoe@example.test\r\nBcc: spy@example.test").find("line break"),
+            std::string::npos);
+  EXPECT_NE(reason_for(std::string("zoe@exa\0mple.test", 17)).find("NUL"), std::string::npos);
+  EXPECT_THROW(mailbox("Zoé\r", "zoe@example.test"), invalid_input);
+  EXPECT_THROW(mailbox("Zoé", "zoe@example.test\n"), invalid_input);
+  EXPECT_THROW(mailbox("Zo\xE9", "zoe@example.test"), invalid_input);
+}
+
+TEST(Mailbox, ConstructorNamesTheField) {
+  try {
+    mailbox("Jean", "pas-une-adresse", "cc");
+    FAIL() << "no exception";
+  } catch (const invalid_input& e) {
+    EXPECT_EQ(e.field(), "cc");
+    EXPECT_NE(std::string(e.what()).find("missing @"), std::string::npos);
+  }
+}
+
+TEST(Mailbox, HeaderFormIsTheBareAddressWithoutAName) {
+  EXPECT_EQ(mailbox::parse("zoe@example.test").to_header(), "zoe@example.test");
+  EXPECT_EQ(mailbox::parse("Zoe Martin <zoe@example.test>").to_header(),
+            "Zoe Martin <zoe@example.test>");
+}
+
+TEST(Mailbox, HeaderFormQuotesSpecials) {
+  // F11.
+  EXPECT_EQ(mailbox("Dupont, Jean-Baptiste (Direction)", "jb@example.test").to_header(),
+            "\"Dupont, Jean-Baptiste (Direction)\" <jb@example.test>");
+  EXPECT_EQ(mailbox(R"(Le "Doc")", "doc@example.test").to_header(),
+            R"("Le \"Doc\"" <doc@example.test>)");
+}
+
+TEST(Mailbox, HeaderFormEncodesNonAsciiNamesWithTheirSpecials) {
+  // F16 and F56 (c): the name alone is non-ASCII, so the header stays ASCII.
+  EXPECT_EQ(mailbox::parse("Dupont, Hélène <helene.dupont@example.test>").to_header(),
+            "=?utf-8?Q?Dupont=2C_H=C3=A9l=C3=A8ne?= <helene.dupont@example.test>");
+  EXPECT_EQ(mailbox::parse("Zoé <zoe@example.test>").to_header(),
+            "=?utf-8?Q?Zo=C3=A9?= <zoe@example.test>");
+}
