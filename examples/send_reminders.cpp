@@ -1,1 +1,89 @@
-int main() { return 0; }
+// Sends appointment reminders, one mail per CSV row, each from its site's account; the
+// passwords come from the environment variables the config names. Usage:
+//   send_reminders --config envoi.toml --csv rendez-vous.csv [--attach conseils.pdf]...
+#include <iostream>
+#include <map>
+
+#include <envoi/config.hpp>
+#include <envoi/error.hpp>
+#include <envoi/reminders.hpp>
+#include <envoi/smtp/client.hpp>
+
+namespace rem = envoi::reminders;
+
+int main(int argc, char** argv) try {
+  // Read the command line: one config, one CSV, any number of attachments.
+  std::map<std::string, std::vector<std::string>> args;
+  for (int i = 1; i + 1 < argc; i += 2) args[argv[i]].push_back(argv[i + 1]);
+  if (argc % 2 == 0 || args["--config"].size() != 1 || args["--csv"].size() != 1 ||
+      args.size() != 2 + args.count("--attach")) {
+    std::cerr << "usage: send_reminders --config FILE --csv FILE [--attach FILE]...\n";
+    return 2;
+  }
+  std::vector<envoi::attachment> attachments;
+  for (const auto& path : args["--attach"]) attachments.push_back({path, {}, {}});
+
+  // Load the sites and the appointments; either failing is a setup error (status 2).
+  const auto config = envoi::load_config(args["--config"][0]);
+  const auto rows = rem::read_appointments(args["--csv"][0]);
+
+  // Send each valid row through its site's connection, opened on first use and reused.
+  std::map<std::string, envoi::smtp::client, std::less<>> clients;
+  int accepted = 0, refused = 0, invalid = 0;
+  for (auto row : rows) {
+    // A bad row, or one naming a site the config lacks, never reaches a server.
+    if (auto* a = std::get_if<rem::appointment>(&row); a && !config.sites.contains(a->site))
+      row = rem::row_error{a->line, "site", "no site \"" + a->site + "\" in the config"};
+    if (const auto* bad = std::get_if<rem::row_error>(&row)) {
+      std::cout << "line " << bad->line << ": invalid " << bad->field << ": " << bad->reason
+                << '\n';
+      ++invalid;
+      continue;
+    }
+    const auto& appt = std::get<rem::appointment>(row);
+    const auto& site = config.sites.find(appt.site)->second;
+    auto& client = clients.try_emplace(appt.site, site.account).first->second;
+
+    // The verification copy goes in the envelope only, so the client never sees it.
+    const auto msg = rem::make_reminder(appt, site, attachments);
+    auto envelope = msg.make_envelope();
+    if (const auto& copy = site.account.bcc_copy) envelope.recipients.push_back(*copy);
+
+    // Send; what counts is the reply to the client's own address, not to the copy's.
+    const auto& to = appt.client.address();
+    const auto data = msg.render();
+    envoi::smtp::send_report report;
+    std::error_code failure;
+    try {
+      report = client.send(envelope, data);
+    } catch (const envoi::smtp::send_error& e) {
+      report = e.report(), failure = e.code();
+    }
+    const envoi::smtp::reply* refusal = nullptr;
+    for (const auto& r : report.recipients)
+      if (r.address == to && !r.reply.positive()) refusal = &r.reply;
+
+    // One line per row: the server's words when it refused, the failed step otherwise.
+    std::cout << "line " << appt.line << ": ";
+    if (!refusal && !failure) {
+      std::cout << "accepted " << to << " (" << report.final_reply.to_string() << ")\n";
+      ++accepted;
+    } else if (refusal) {
+      ++refused;
+      std::cout << "refused " << to << ": " << refusal->to_string() << '\n';
+    } else {
+      ++refused;
+      const auto& why = report.error_reply.empty() ? report.detail : report.error_reply.to_string();
+      std::cout << "refused " << to << ": " << envoi::to_string(report.failed_step) << ": "
+                << failure.message() << " (" << why << ")\n";
+    }
+  }
+
+  // Say goodbye to each server, then sum up; any row not accepted makes the status 1.
+  for (auto& [id, client] : clients) client.quit();
+  std::cout << accepted << " accepted, " << refused << " refused, " << invalid << " invalid\n";
+  return refused + invalid == 0 ? 0 : 1;
+} catch (const std::exception& e) {
+  std::cerr << "send_reminders: " << e.what() << '\n';
+  return 2;
+}

@@ -1,0 +1,131 @@
+#include <envoi/account.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <envoi/error.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string secret = "s3cr3t-Pa55-do-not-show";
+
+// The text of the error read() throws; fails the test when it throws nothing.
+std::system_error read_failure(const envoi::secret_ref& s) {
+  try {
+    (void)s.read();
+  } catch (const std::system_error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "read() of " << s.describe() << " threw nothing";
+  return std::system_error(std::error_code());
+}
+
+class SecretFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = fs::temp_directory_path() /
+            ("envoi-secret-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+  void TearDown() override { fs::remove(path_); }
+
+  void write(const std::string& text) { std::ofstream(path_, std::ios::binary) << text; }
+
+  fs::path path_;
+};
+
+TEST(SecretRef, IsEmptyByDefault) {
+  envoi::secret_ref s;
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(read_failure(s).code(), envoi::errc::secret_unavailable);
+}
+
+TEST(SecretRef, ReadsAnEnvironmentVariable) {
+  ::setenv("ENVOI_TEST_SECRET_SET", secret.c_str(), 1);
+  const auto s = envoi::secret_ref::from_env("ENVOI_TEST_SECRET_SET");
+  EXPECT_FALSE(s.empty());
+  EXPECT_EQ(s.read(), secret);
+  ::unsetenv("ENVOI_TEST_SECRET_SET");
+}
+
+TEST(SecretRef, DescribesAVariableByItsNameOnly) {
+  ::setenv("ENVOI_TEST_SECRET_SHOWN", secret.c_str(), 1);
+  const auto s = envoi::secret_ref::from_env("ENVOI_TEST_SECRET_SHOWN");
+  EXPECT_EQ(s.describe(), "environment variable ENVOI_TEST_SECRET_SHOWN");
+  EXPECT_EQ(s.describe().find(secret), std::string::npos);
+  ::unsetenv("ENVOI_TEST_SECRET_SHOWN");
+}
+
+TEST(SecretRef, NamesAnUnsetVariableInItsError) {
+  ::unsetenv("ENVOI_TEST_SECRET_UNSET");
+  const auto e = read_failure(envoi::secret_ref::from_env("ENVOI_TEST_SECRET_UNSET"));
+  EXPECT_EQ(e.code(), envoi::errc::secret_unavailable);
+  EXPECT_NE(std::string(e.what()).find("ENVOI_TEST_SECRET_UNSET"), std::string::npos);
+  EXPECT_NE(std::string(e.what()).find("not set"), std::string::npos);
+}
+
+TEST(SecretRef, RefusesAnEmptyVariable) {
+  ::setenv("ENVOI_TEST_SECRET_EMPTY", "", 1);
+  const auto e = read_failure(envoi::secret_ref::from_env("ENVOI_TEST_SECRET_EMPTY"));
+  EXPECT_EQ(e.code(), envoi::errc::secret_unavailable);
+  EXPECT_NE(std::string(e.what()).find("empty"), std::string::npos);
+  ::unsetenv("ENVOI_TEST_SECRET_EMPTY");
+}
+
+TEST_F(SecretFile, ReadsAFileWithoutItsFinalLineEnd) {
+  write(secret + "\r\n");
+  EXPECT_EQ(envoi::secret_ref::from_file(path_).read(), secret);
+  write(secret + "\n");
+  EXPECT_EQ(envoi::secret_ref::from_file(path_).read(), secret);
+  write(secret);
+  EXPECT_EQ(envoi::secret_ref::from_file(path_).read(), secret);
+}
+
+TEST_F(SecretFile, KeepsSpacesThatArePartOfThePassword) {
+  write(" " + secret + "  \n");
+  EXPECT_EQ(envoi::secret_ref::from_file(path_).read(), " " + secret + "  ");
+}
+
+TEST_F(SecretFile, DescribesAFileByItsPathOnly) {
+  write(secret);
+  const auto s = envoi::secret_ref::from_file(path_);
+  EXPECT_EQ(s.describe(), "file " + path_.string());
+  EXPECT_EQ(s.describe().find(secret), std::string::npos);
+}
+
+TEST_F(SecretFile, NamesAMissingFileInItsError) {
+  const auto e = read_failure(envoi::secret_ref::from_file(path_));
+  EXPECT_EQ(e.code(), envoi::errc::secret_unavailable);
+  EXPECT_NE(std::string(e.what()).find(path_.string()), std::string::npos);
+}
+
+TEST_F(SecretFile, RefusesAFileHoldingOnlyALineEnd) {
+  write("\n");
+  const auto e = read_failure(envoi::secret_ref::from_file(path_));
+  EXPECT_EQ(e.code(), envoi::errc::secret_unavailable);
+  EXPECT_NE(std::string(e.what()).find("empty"), std::string::npos);
+}
+
+TEST_F(SecretFile, NeverPutsTheValueInAnError) {
+  // An unreadable file that holds the secret: the error may name the file, not its content.
+  write(secret);
+  fs::permissions(path_, fs::perms::none);
+  const auto s = envoi::secret_ref::from_file(path_);
+  try {
+    const auto value = s.read();
+    // Root ignores permissions; then the value must at least come back intact.
+    EXPECT_EQ(value, secret);
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(std::string(e.what()).find(secret), std::string::npos);
+  }
+}
+
+}  // namespace

@@ -1,0 +1,319 @@
+#include <envoi/config.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <envoi/error.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Each test writes its files into a folder of its own, removed afterwards.
+class Config : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    dir_ = fs::temp_directory_path() /
+           ("envoi-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path write(const std::string& text, const std::string& name = "envoi.toml") {
+    const auto path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+
+  // Loads `text` and returns the invalid_input it must throw.
+  envoi::invalid_input failure(const std::string& text) {
+    const auto path = write(text);
+    try {
+      envoi::load_config(path);
+    } catch (const envoi::invalid_input& e) {
+      return e;
+    }
+    ADD_FAILURE() << "no invalid_input for:\n" << text;
+    return envoi::invalid_input("", "");
+  }
+
+  std::string at(int line, const std::string& key) const {
+    return (dir_ / "envoi.toml").string() + ":" + std::to_string(line) + ": " + key;
+  }
+
+  fs::path dir_;
+};
+
+// A valid site; line 4 is [sites.sud.smtp], line 5 its host.
+const std::string minimal = R"([sites.sud]
+name = "Clinique vétérinaire du Sud"
+from = "Clinique du Sud <sud@example.test>"
+[sites.sud.smtp]
+host = "smtp.example.test"
+password_env = "ENVOI_SUD_PASSWORD"
+)";
+
+TEST_F(Config, ReadsEveryKeyOfASite) {
+  const auto cfg = envoi::load_config(write(R"([sites.sud]
+name = "Clinique vétérinaire du Sud"
+from = "Clinique du Sud <sud@example.test>"
+bcc_copy = "Vérification <verif-sud@example.test>"
+shared_account = true
+[sites.sud.smtp]
+host = "smtp.example.test"
+port = 465
+security = "tls"
+auth = "login"
+login = "api-key-123"
+password_file = "/etc/envoi/sud.pw"
+ca_file = "/etc/envoi/ca.pem"
+ehlo_name = "poste-1.clinique.test"
+timeout_seconds = 20
+)"));
+  ASSERT_EQ(cfg.sites.size(), 1u);
+  const auto& s = cfg.sites.at("sud");
+  EXPECT_EQ(s.id, "sud");
+  EXPECT_EQ(s.name, "Clinique vétérinaire du Sud");
+  EXPECT_EQ(s.account.sender, envoi::mailbox("Clinique du Sud", "sud@example.test"));
+  EXPECT_EQ(s.account.bcc_copy, "verif-sud@example.test");
+  EXPECT_EQ(s.account.host, "smtp.example.test");
+  EXPECT_EQ(s.account.port, 465);
+  EXPECT_EQ(s.account.security, envoi::security::tls);
+  EXPECT_EQ(s.account.auth, envoi::auth_method::login);
+  EXPECT_EQ(s.account.login, "api-key-123");
+  EXPECT_EQ(s.account.password.describe(), "file /etc/envoi/sud.pw");
+  EXPECT_EQ(s.account.ca_file, fs::path("/etc/envoi/ca.pem"));
+  EXPECT_EQ(s.account.ehlo_name, "poste-1.clinique.test");
+  EXPECT_EQ(s.account.step_timeout, std::chrono::seconds(20));
+}
+
+TEST_F(Config, DefaultsToStarttlsOnPort587WithTheSenderAsLogin) {
+  const auto cfg = envoi::load_config(write(minimal));
+  const auto& a = cfg.sites.at("sud").account;
+  EXPECT_EQ(a.security, envoi::security::starttls);
+  EXPECT_EQ(a.port, 587);
+  EXPECT_EQ(a.auth, envoi::auth_method::automatic);
+  EXPECT_EQ(a.login, "sud@example.test");
+  EXPECT_EQ(a.password.describe(), "environment variable ENVOI_SUD_PASSWORD");
+  EXPECT_FALSE(a.bcc_copy);
+  EXPECT_TRUE(a.ca_file.empty());
+}
+
+TEST_F(Config, DefaultsThePortToTheSecurityModesOwn) {
+  const auto cfg = envoi::load_config(write(R"([sites.a]
+from = "a@example.test"
+smtp = { host = "h", security = "tls" }
+[sites.b]
+from = "b@example.test"
+smtp = { host = "localhost", security = "none" }
+)"));
+  EXPECT_EQ(cfg.sites.at("a").account.port, 465);
+  EXPECT_EQ(cfg.sites.at("b").account.port, 25);
+}
+
+TEST_F(Config, SkipsAuthWhenNoPasswordIsConfigured) {
+  const auto cfg = envoi::load_config(write(R"([sites.sud]
+from = "sud@example.test"
+[sites.sud.smtp]
+host = "localhost"
+security = "none"
+)"));
+  EXPECT_TRUE(cfg.sites.at("sud").account.login.empty());
+  EXPECT_TRUE(cfg.sites.at("sud").account.password.empty());
+}
+
+TEST_F(Config, NamesTheSiteAfterTheSenderWhenNameIsMissing) {
+  const auto cfg = envoi::load_config(write(R"([sites.nord]
+from = "Clinique des Quatre-Chemins <staff@example.test>"
+smtp = { host = "smtp.example.test", password_env = "PW" }
+)"));
+  EXPECT_EQ(cfg.sites.at("nord").name, "Clinique des Quatre-Chemins");
+}
+
+TEST_F(Config, ResolvesRelativePathsAgainstTheConfigFolder) {
+  const auto cfg = envoi::load_config(write(R"([sites.sud]
+from = "sud@example.test"
+[sites.sud.smtp]
+host = "smtp.example.test"
+password_file = "secrets/sud.pw"
+ca_file = "certs/ca.pem"
+)"));
+  const auto& a = cfg.sites.at("sud").account;
+  EXPECT_EQ(a.ca_file, dir_ / "certs/ca.pem");
+  EXPECT_EQ(a.password.describe(), "file " + (dir_ / "secrets/sud.pw").string());
+}
+
+TEST_F(Config, AcceptsUsersButKeepsOnlySites) {
+  const auto cfg = envoi::load_config(write(R"([users.dr_martin]
+site = "sud"
+from = "Dr Martin <martin@example.test>"
+[users.dr_martin.smtp]
+host = "smtp.example.test"
+password_env = "ENVOI_MARTIN_PASSWORD"
+)" + minimal));
+  EXPECT_EQ(cfg.sites.size(), 1u);
+}
+
+TEST_F(Config, RefusesAnUnknownKeyNamingIt) {
+  const auto e = failure(minimal + "colour = \"blue\"\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.colour"));
+  EXPECT_NE(std::string(e.what()).find("unknown key"), std::string::npos);
+}
+
+TEST_F(Config, RefusesAnUnknownTopLevelTable) {
+  const auto e = failure("[site.sud]\nfrom = \"sud@example.test\"\n");
+  EXPECT_EQ(e.field(), at(1, "site"));
+}
+
+TEST_F(Config, RefusesAPortThatIsNotANumber) {
+  const auto e = failure(minimal + "port = \"abc\"\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.port"));
+  EXPECT_EQ(std::string(e.what()),
+            at(7, "sites.sud.smtp.port") + ": expected an integer from 1 to 65535, got \"abc\"");
+}
+
+TEST_F(Config, RefusesAPortOutOfRange) {
+  for (const auto* port : {"0", "65536", "-25"}) {
+    const auto e = failure(minimal + "port = " + port + "\n");
+    EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.port"));
+    EXPECT_NE(std::string(e.what()).find(std::string("got ") + port), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(Config, RefusesAnUnknownSecurityMode) {
+  const auto e = failure(minimal + "security = \"ssl\"\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.security"));
+  EXPECT_NE(std::string(e.what()).find("expected one of starttls, tls, none, got \"ssl\""),
+            std::string::npos)
+      << e.what();
+}
+
+TEST_F(Config, RefusesAnUnknownAuthMethod) {
+  const auto e = failure(minimal + "auth = \"cram-md5\"\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.auth"));
+}
+
+TEST_F(Config, RefusesBothPasswordEnvAndPasswordFile) {
+  const auto e = failure(minimal + "password_file = \"/etc/pw\"\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.password_file"));
+  EXPECT_NE(std::string(e.what()).find("not both"), std::string::npos);
+}
+
+TEST_F(Config, RefusesAMissingHostAtItsTable) {
+  const auto e = failure(R"([sites.sud]
+from = "sud@example.test"
+[sites.sud.smtp]
+port = 587
+)");
+  EXPECT_EQ(e.field(), at(3, "sites.sud.smtp.host"));
+  EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos);
+}
+
+TEST_F(Config, RefusesAnEmptyHost) {
+  const auto e = failure("[sites.sud]\nfrom = \"sud@example.test\"\nsmtp = { host = \"\" }\n");
+  EXPECT_EQ(e.field(), at(3, "sites.sud.smtp.host"));
+}
+
+TEST_F(Config, RefusesAMissingSmtpTable) {
+  const auto e = failure("[sites.sud]\nfrom = \"sud@example.test\"\n");
+  EXPECT_EQ(e.field(), at(1, "sites.sud.smtp"));
+}
+
+TEST_F(Config, RefusesABadFromAddress) {
+  const auto e = failure(R"([sites.sud]
+from = "Clinique du Sud <sud.example.test>"
+smtp = { host = "smtp.example.test" }
+)");
+  EXPECT_EQ(e.field(), at(2, "sites.sud.from"));
+}
+
+TEST_F(Config, RefusesABadBccCopyAddress) {
+  const auto e = failure(minimal +
+                         "[sites.nord]\nfrom = \"n@example.test\"\n"
+                         "bcc_copy = \"verif@@example.test\"\n");
+  EXPECT_EQ(e.field(), at(9, "sites.nord.bcc_copy"));
+}
+
+TEST_F(Config, RefusesAMissingFrom) {
+  const auto e = failure("[sites.sud]\nname = \"Sud\"\nsmtp = { host = \"h\" }\n");
+  EXPECT_EQ(e.field(), at(1, "sites.sud.from"));
+}
+
+TEST_F(Config, RefusesASharedAccountThatIsNotABoolean) {
+  const auto e = failure(R"([sites.sud]
+from = "sud@example.test"
+shared_account = "oui"
+smtp = { host = "h" }
+)");
+  EXPECT_EQ(e.field(), at(3, "sites.sud.shared_account"));
+  EXPECT_NE(std::string(e.what()).find("expected true or false, got \"oui\""), std::string::npos);
+}
+
+TEST_F(Config, RefusesALoginWithoutAPassword) {
+  const auto e = failure(
+      "[sites.sud]\nfrom = \"sud@example.test\"\n"
+      "smtp = { host = \"h\", login = \"sud\" }\n");
+  EXPECT_EQ(e.field(), at(3, "sites.sud.smtp.login"));
+}
+
+TEST_F(Config, RefusesATimeoutThatIsNotPositive) {
+  const auto e = failure(minimal + "timeout_seconds = 0\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.timeout_seconds"));
+}
+
+TEST_F(Config, RefusesASiteThatIsNotATable) {
+  const auto e = failure("[sites]\nsud = \"smtp.example.test\"\n");
+  EXPECT_EQ(e.field(), at(2, "sites.sud"));
+}
+
+TEST_F(Config, SaysDkimIsNotSupportedYet) {
+  const auto e = failure(minimal + "[sites.sud.dkim]\nselector = \"s1\"\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.dkim"));
+  EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos);
+}
+
+TEST_F(Config, RefusesAUserOfAnUnknownSite) {
+  const auto e = failure(minimal + "[users.martin]\nsite = \"ouest\"\nfrom = \"m@example.test\"\n");
+  EXPECT_EQ(e.field(), at(8, "users.martin.site"));
+}
+
+TEST_F(Config, ChecksAUsersSmtpTableLikeASites) {
+  const auto e = failure(minimal +
+                         "[users.martin]\nsite = \"sud\"\nfrom = \"m@example.test\"\n"
+                         "smtp = { host = \"h\", port = 99999 }\n");
+  EXPECT_EQ(e.field(), at(10, "users.martin.smtp.port"));
+}
+
+TEST_F(Config, RefusesAnUnknownKeyInAUser) {
+  const auto e = failure(minimal +
+                         "[users.martin]\nsite = \"sud\"\nfrom = \"m@example.test\"\n"
+                         "password = \"secret\"\n");
+  EXPECT_EQ(e.field(), at(10, "users.martin.password"));
+}
+
+TEST_F(Config, NamesFileLineAndColumnOfASyntaxError) {
+  const auto e = failure("[sites.sud]\nfrom = \"sud@example.test\"\nname = \"Sud\n");
+  const auto prefix = (dir_ / "envoi.toml").string() + ":3:";
+  EXPECT_EQ(e.field().substr(0, prefix.size()), prefix) << e.field();
+  EXPECT_GT(e.field().size(), prefix.size()) << "no column in " << e.field();
+  EXPECT_NE(std::string(e.what()).find("TOML syntax error"), std::string::npos);
+}
+
+TEST_F(Config, RefusesAFileThatDoesNotExist) {
+  const auto path = dir_ / "absent.toml";
+  try {
+    envoi::load_config(path);
+    FAIL() << "no error";
+  } catch (const envoi::invalid_input& e) {
+    EXPECT_EQ(e.field(), path.string());
+  }
+}
+
+}  // namespace
