@@ -227,8 +227,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<void> handshake() {
-    configure_tls();
     SSL* ssl = stream->native_handle();
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
     // RFC 7817 3 and RFC 6125 6: the certificate must name the host we were told to use.
     if (is_ip_literal(acct.host)) {
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), acct.host.c_str());
@@ -279,6 +279,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<void> connect() {
     close();
+    // The TLS settings must be complete before the stream exists: OpenSSL copies the
+    // verification mode and trust store into each new connection when it is created.
+    configure_tls();
     stream.emplace(executor, tls);
 
     // Resolve and connect, trying each address in turn.

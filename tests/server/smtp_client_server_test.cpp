@@ -1,0 +1,178 @@
+// The SMTP client against the real Postfix started by scripts/mail-server.
+#include <envoi/smtp/client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "support/test_server.hpp"
+
+namespace envoi::smtp {
+namespace {
+
+constexpr const char* password_variable = "ENVOI_TEST_CLIENT_PASSWORD";
+
+class SmtpClientAgainstPostfix : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = test::mail_server();
+    ASSERT_TRUE(s) << test::mail_server_skip_reason();
+    server_ = *s;
+  }
+
+  // The clinic's account on the submission port: STARTTLS, AUTH, the test CA.
+  account clinic_account(std::string password) const {
+    ::setenv(password_variable, password.c_str(), 1);
+    account a;
+    a.sender = mailbox("Clinique du Sud", server_.user);
+    a.host = server_.host;
+    a.port = server_.submission_port;
+    a.security = security::starttls;
+    a.login = server_.user;
+    a.password = secret_ref::from_env(password_variable);
+    a.ca_file = server_.ca;
+    a.step_timeout = std::chrono::seconds(20);
+    return a;
+  }
+
+  static message reminder(const std::string& from, const std::string& to) {
+    message m;
+    m.from(mailbox("Clinique vétérinaire du Sud", from))
+        .add_to(mailbox("Dupont, Hélène", to))
+        .subject("Rappel : vaccin de Médor, été 2026")
+        .text("Bonjour,\n.\n.profile\nMédor a rendez-vous mardi à 14 h 30.\n");
+    return m;
+  }
+
+  // Sends and expects the error `expected` at step `where`; returns the error.
+  static send_error expect_failure(client& c, const message& m, errc expected, step where) {
+    try {
+      c.send(m.make_envelope(), m.render());
+    } catch (const send_error& e) {
+      EXPECT_EQ(e.code(), expected) << e.what();
+      EXPECT_EQ(e.step(), where) << e.what();
+      return e;
+    }
+    ADD_FAILURE() << "the message was sent";
+    return send_error(make_error_code(errc::protocol_error), {});
+  }
+
+  test::settings server_;
+};
+
+TEST_F(SmtpClientAgainstPostfix, DeliversOverStarttlsWithAuthPlainExactlyTheRenderedBytes) {
+  auto a = clinic_account(server_.password);
+  a.auth = auth_method::plain;
+  client c(a);
+  const auto m = reminder(server_.user, "helene.dupont@example.test");
+  const auto rendered = m.render();
+  const auto report = c.send(m.make_envelope(), rendered);
+  c.quit();
+
+  ASSERT_EQ(report.recipients.size(), 1u);
+  EXPECT_TRUE(report.recipients[0].accepted());
+  EXPECT_EQ(report.final_reply.code, 250);
+  EXPECT_NE(report.final_reply.text().find("queued as"), std::string::npos);
+
+  const auto files = test::wait_for_maildir(server_, 1, std::chrono::seconds(10));
+  ASSERT_EQ(files.size(), 1u);
+  const auto delivered = test::read_delivered(files[0]);
+  EXPECT_EQ(test::sent_message(delivered), rendered);
+  EXPECT_NE(delivered.find("Authenticated sender: " + server_.user), std::string::npos);
+  EXPECT_NE(delivered.find("using TLS"), std::string::npos);
+}
+
+TEST_F(SmtpClientAgainstPostfix, DeliversOverImplicitTlsWithAuthLoginAndAUtf8Password) {
+  auto a = clinic_account(server_.password2);
+  a.port = server_.smtps_port;
+  a.security = security::tls;
+  a.auth = auth_method::login;
+  a.login = server_.user2;
+  a.sender = mailbox("Clinique des Quatre-Chemins", server_.user2);
+  client c(a);
+  const auto m = reminder(server_.user2, "zoe@example.test");
+  const auto report = c.send(m.make_envelope(), m.render());
+  // The same connection carries a second message.
+  const auto m2 = reminder(server_.user2, "gaelle@example.test");
+  const auto report2 = c.send(m2.make_envelope(), m2.render());
+  c.quit();
+  EXPECT_EQ(report.final_reply.code, 250);
+  EXPECT_EQ(report2.final_reply.code, 250);
+  const auto files = test::wait_for_maildir(server_, 2, std::chrono::seconds(10));
+  EXPECT_EQ(test::delivered_to(files, "zoe@example.test").size(), 1u);
+  EXPECT_EQ(test::delivered_to(files, "gaelle@example.test").size(), 1u);
+}
+
+TEST_F(SmtpClientAgainstPostfix, WrongPasswordIsAnAuthenticationErrorNamingTheStep) {
+  client c(clinic_account("not-the-password"));
+  const auto e = expect_failure(c, reminder(server_.user, "helene.dupont@example.test"),
+                                errc::auth_failed, step::auth);
+  EXPECT_EQ(e.reply().code, 535);
+  EXPECT_EQ(e.reply().enhanced, "5.7.8");
+  EXPECT_TRUE(e.is_permanent());
+  EXPECT_NE(std::string(e.what()).find("auth failed: 535 5.7.8"), std::string::npos) << e.what();
+  EXPECT_EQ(std::string(e.what()).find("not-the-password"), std::string::npos);
+  EXPECT_TRUE(test::wait_for_maildir(server_, 1, std::chrono::seconds(1)).empty());
+}
+
+TEST_F(SmtpClientAgainstPostfix, RefusesACertificateNotSignedByTheConfiguredCa) {
+  for (const auto mode : {security::starttls, security::tls}) {
+    auto a = clinic_account(server_.password);
+    a.ca_file = server_.other_ca;
+    a.security = mode;
+    a.port = mode == security::tls ? server_.smtps_port : server_.submission_port;
+    client c(a);
+    const auto e = expect_failure(c, reminder(server_.user, "helene.dupont@example.test"),
+                                  errc::certificate_untrusted, step::tls);
+    EXPECT_TRUE(e.is_permanent());
+    EXPECT_FALSE(e.report().detail.empty());
+  }
+  EXPECT_TRUE(test::wait_for_maildir(server_, 1, std::chrono::seconds(1)).empty());
+}
+
+TEST_F(SmtpClientAgainstPostfix, RefusesTheSystemRootsForAPrivateCa) {
+  auto a = clinic_account(server_.password);
+  a.ca_file.clear();
+  client c(a);
+  expect_failure(c, reminder(server_.user, "helene.dupont@example.test"),
+                 errc::certificate_untrusted, step::tls);
+}
+
+TEST_F(SmtpClientAgainstPostfix, GivesNoCredentialsToAServerWithoutStarttls) {
+  // The plain port offers neither STARTTLS nor AUTH: envoi must stop before either.
+  auto a = clinic_account(server_.password);
+  a.port = server_.plain_port;
+  client c(a);
+  expect_failure(c, reminder(server_.user, "helene.dupont@example.test"),
+                 errc::starttls_not_offered, step::starttls);
+  EXPECT_TRUE(test::wait_for_maildir(server_, 1, std::chrono::seconds(1)).empty());
+}
+
+TEST_F(SmtpClientAgainstPostfix, ReportsARefusedRecipientAndDeliversToTheOthers) {
+  client c(clinic_account(server_.password));
+  auto m = reminder(server_.user, "helene.dupont@example.test");
+  m.add_to(mailbox("", "unknown.client@example.test"));
+  const auto report = c.send(m.make_envelope(), m.render());
+  c.quit();
+  ASSERT_EQ(report.recipients.size(), 2u);
+  EXPECT_TRUE(report.recipients[0].accepted());
+  EXPECT_EQ(report.recipients[1].reply.code, 550);
+  EXPECT_EQ(report.recipients[1].reply.enhanced, "5.1.1");
+  const auto files = test::wait_for_maildir(server_, 1, std::chrono::seconds(10));
+  EXPECT_EQ(test::delivered_to(files, "helene.dupont@example.test").size(), 1u);
+}
+
+TEST_F(SmtpClientAgainstPostfix, SendsTheBlindCopyInTheEnvelopeOnly) {
+  client c(clinic_account(server_.password));
+  auto m = reminder(server_.user, "helene.dupont@example.test");
+  m.add_bcc(mailbox("", "verification-sud@example.test"));
+  c.send(m.make_envelope(), m.render());
+  c.quit();
+  const auto files = test::wait_for_maildir(server_, 2, std::chrono::seconds(10));
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(test::delivered_to(files, "verification-sud@example.test").size(), 1u);
+  for (const auto& f : files) EXPECT_FALSE(test::header_value(test::read_delivered(f), "Bcc")) << f;
+}
+
+}  // namespace
+}  // namespace envoi::smtp
