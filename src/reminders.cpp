@@ -271,6 +271,16 @@ std::string french_time(chr::hh_mm_ss<chr::seconds> t) {
   return fmt::format("{} h {:02}", hours, minutes);
 }
 
+// "de Médor", but "d'Olaf" and "d'Églantine": French elides "de" before a vowel.
+std::string of_pet(std::string_view pet) {
+  static constexpr std::string_view vowels[] = {"A", "E", "I", "O", "U", "Y", "a", "e", "i",
+                                                "o", "u", "y", "À", "Â", "É", "È", "Ê", "Î",
+                                                "Ô", "Û", "à", "â", "é", "è", "ê", "î", "ô"};
+  for (const auto v : vowels)
+    if (pet.substr(0, v.size()) == v) return fmt::format("d'{}", pet);
+  return fmt::format("de {}", pet);
+}
+
 message make_reminder(const appointment& a, const site& s,
                       const std::vector<attachment>& attachments) {
   const auto day = chr::floor<chr::days>(a.when);
@@ -281,14 +291,14 @@ message make_reminder(const appointment& a, const site& s,
   m.from(s.account.sender);
   m.add_to(a.client);
   // French typography puts a space before the colon.
-  m.subject(fmt::format("Rappel : rendez-vous de {} le {} à {}", a.pet_name, date, time));
+  m.subject(fmt::format("Rappel : rendez-vous {} le {} à {}", of_pet(a.pet_name), date, time));
 
   auto body = fmt::format(
       "Bonjour{},\n\n"
-      "Nous vous rappelons le rendez-vous de {} le {} à {}. Toute l'équipe se réjouit de "
+      "Nous vous rappelons le rendez-vous {} le {} à {}. Toute l'équipe se réjouit de "
       "vous accueillir tous les deux.\n\n",
       a.client.display_name().empty() ? "" : " " + greeting_name(a.client.display_name()),
-      a.pet_name, date, time);
+      of_pet(a.pet_name), date, time);
   if (!attachments.empty())
     body += "Vous trouverez en pièce jointe quelques conseils pour préparer la visite.\n\n";
   body += fmt::format(

@@ -134,7 +134,9 @@ def main():
         msg = BytesParser(policy=email.policy.default).parsebytes(raw)
         clinic, sender, _ = SITES[row["site"]]
         when = datetime.datetime.fromisoformat(row["appointment"])
-        subject = (f"Rappel : rendez-vous de {row['pet_name']} le {french_date(when)} "
+        pet = row["pet_name"]
+        of_pet = f"d'{pet}" if pet[0].lower() in "aeiouyàâéèêîô" else f"de {pet}"
+        subject = (f"Rappel : rendez-vous {of_pet} le {french_date(when)} "
                    f"à {french_time(when)}")
         check(msg["subject"] == subject, f"row {line_no}: subject {msg['subject']!r} != {subject!r}")
         to = msg["to"].addresses

@@ -302,6 +302,18 @@ TEST(Reminder, NamesPetDateAndTimeInItsSubject) {
             "Rappel : rendez-vous de Médor le mardi 8 décembre 2026 à 14 h 30");
 }
 
+TEST(Reminder, ElidesDeBeforeAPetNameStartingWithAVowel) {
+  for (const auto& [pet, expected] : {std::pair{"Olaf", "rendez-vous d'Olaf le"},
+                                      std::pair{"Églantine", "rendez-vous d'Églantine le"},
+                                      std::pair{"Hermès", "rendez-vous de Hermès le"}}) {
+    auto a = medor();
+    a.pet_name = pet;
+    const auto m = rem::make_reminder(a, sud());
+    EXPECT_NE(m.subject().find(expected), std::string::npos) << m.subject();
+    EXPECT_NE(m.text().find(expected), std::string::npos) << m.text();
+  }
+}
+
 TEST(Reminder, GreetsTheClientAndNamesPetDateTimeAndClinic) {
   const auto body = rem::make_reminder(medor(), sud()).text();
   EXPECT_EQ(body.rfind("Bonjour Hélène Dupont,", 0), 0u) << body;
