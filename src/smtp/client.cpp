@@ -5,7 +5,6 @@
 #include <optional>
 #include <string_view>
 
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "mime/encoding.hpp"
 #include "smtp/protocol.hpp"
 
 namespace envoi::smtp {
@@ -49,20 +49,6 @@ struct session_failure {
 // A refusal from the server: 421 and other 4xx replies may succeed later, 5xx will not.
 [[noreturn]] void refused(envoi::step s, smtp::reply r) {
   fail(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r));
-}
-
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-bool has_8bit(std::string_view s) {
-  return std::any_of(s.begin(), s.end(),
-                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -390,14 +376,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
       token += acct.login;
       token += '\0';
       token += password;
-      const std::string encoded = base64(token);
+      const std::string encoded = mime::base64(token);
       const std::string auth_line = "AUTH PLAIN " + encoded;
       r = co_await command(auth_line, envoi::step::auth);
       if (r.code == 334) r = co_await command(encoded, envoi::step::auth);
     } else {
       // LOGIN: the challenges' text varies between servers and is ignored.
-      const std::string user = base64(acct.login);
-      const std::string pass = base64(password);
+      const std::string user = mime::base64(acct.login);
+      const std::string pass = mime::base64(password);
       r = co_await command("AUTH LOGIN", envoi::step::auth);
       if (r.code == 334) r = co_await command(user, envoi::step::auth);
       if (r.code == 334) r = co_await command(pass, envoi::step::auth);
@@ -413,10 +399,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // MAIL FROM with the parameters the server understands (RFC 1870, 6152, 6531).
     std::string mail = "MAIL FROM:<" + env.mail_from + ">";
     if (caps.size) mail += " SIZE=" + std::to_string(data.size());
-    if (has_8bit(data) && caps.eight_bit_mime) mail += " BODY=8BITMIME";
-    const bool utf8_envelope =
-        has_8bit(env.mail_from) || std::any_of(env.recipients.begin(), env.recipients.end(),
-                                               [](const std::string& a) { return has_8bit(a); });
+    // Messages rendered by envoi are 7-bit; raw 8-bit data given to a server without
+    // 8BITMIME is still sent as it is, not converted.
+    if (!mime::is_ascii(data) && caps.eight_bit_mime) mail += " BODY=8BITMIME";
+    const bool utf8_envelope = !mime::is_ascii(env.mail_from) ||
+                               std::any_of(env.recipients.begin(), env.recipients.end(),
+                                           [](const std::string& a) { return !mime::is_ascii(a); });
     if (utf8_envelope && caps.smtputf8) mail += " SMTPUTF8";
     mail += "\r\n";
 
