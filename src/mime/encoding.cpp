@@ -381,12 +381,17 @@ std::vector<std::string> phrase_words(std::string_view display_name, std::size_t
         atoms.emplace_back(display_name.substr(pos, sp - pos));
         pos = sp + 1;
       }
-      return atoms;
+      // Folding happens only between atoms; an atom longer than a line would break the
+      // 998-octet limit, so such a name goes out as encoded-words, which split anywhere.
+      const bool fits = std::all_of(atoms.begin(), atoms.end(),
+                                    [](const std::string& a) { return a.size() < fold_width; });
+      if (fits) return atoms;
+    } else {
+      // RFC 5322 3.4: specials in a display name stay inside a quoted-string. A quoted-string
+      // is never folded inside, so a longer name goes out as encoded-words instead.
+      std::string quoted = quote(display_name);
+      if (quoted.size() <= first_width) return {std::move(quoted)};
     }
-    // RFC 5322 3.4: specials in a display name stay inside a quoted-string. A quoted-string
-    // is never folded inside, so a longer name goes out as encoded-words instead.
-    std::string quoted = quote(display_name);
-    if (quoted.size() <= first_width) return {std::move(quoted)};
   }
   // RFC 2047 5 (3): encoded-words may replace the whole phrase; specials are encoded too.
   return encoded_words(display_name, max_encoded_word, first_width);

@@ -391,6 +391,22 @@ TEST(Message, LongSubjectAndThirtyRecipientsFoldWithCrlfOnly) {
   EXPECT_GT(std::count(headers.begin(), headers.end(), '\n'), 35);
 }
 
+TEST(Message, DisplayNameWordsLongerThanALineAreEncodedSoTheyFold) {
+  // A name with no space to fold at would otherwise make a header line of any length.
+  for (const std::string name : {std::string(2000, 'A'), std::string(120, 'b') + " court"}) {
+    message m = basic_message();
+    m.add_to(mailbox(name, "long@example.test"));
+    const std::string headers = header_block(m.render());
+    expect_wire_form(headers);
+    std::size_t start = 0;
+    while (start < headers.size()) {
+      const std::size_t eol = headers.find("\r\n", start);
+      EXPECT_LE(eol - start, 78u) << headers.substr(start, eol - start);
+      start = eol + 2;
+    }
+  }
+}
+
 TEST(Message, MediaTypeComesFromTheExtension) {
   const fs::path dir = fs::temp_directory_path() / ("envoi-media-" + std::to_string(::getpid()));
   fs::create_directories(dir);
