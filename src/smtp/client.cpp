@@ -5,6 +5,7 @@
 #include <optional>
 #include <string_view>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <unistd.h>
@@ -231,7 +232,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
       if (verify != X509_V_OK)
         fail(errc::certificate_untrusted, envoi::step::tls, {},
              X509_verify_cert_error_string(verify));
-      fail(errc::tls_handshake_failed, envoi::step::tls, {}, ec.message());
+      std::string detail = ec.message();
+      // A plaintext greeting where a TLS record was expected: the port wants STARTTLS.
+      if (!tls_active && acct.security == envoi::security::tls &&
+          ERR_GET_REASON(ec.value()) == SSL_R_WRONG_VERSION_NUMBER)
+        detail +=
+            ": the server did not answer in TLS; if this port starts in plain text "
+            "(usually 587), set security to starttls";
+      fail(errc::tls_handshake_failed, envoi::step::tls, {}, std::move(detail));
     }
     tls_active = true;
   }
@@ -288,7 +296,17 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     if (acct.security == envoi::security::tls) co_await handshake();
 
-    auto greeting = co_await read_reply(envoi::step::greeting);
+    smtp::reply greeting;
+    try {
+      greeting = co_await read_reply(envoi::step::greeting);
+    } catch (session_failure& f) {
+      // RFC 8314 3: a port for implicit TLS waits for our handshake and says nothing.
+      if (f.code == errc::timed_out && acct.security != envoi::security::tls)
+        f.detail =
+            "no greeting: if this port expects TLS from the first byte (usually 465), "
+            "set security to tls";
+      throw;
+    }
     if (greeting.code != 220) refused(envoi::step::greeting, std::move(greeting));
 
     const std::string name =

@@ -152,7 +152,29 @@ TEST(SmtpClient, ReportsASilentServerAsATimeoutOfTheStepItWaitedIn) {
     EXPECT_EQ(e.code(), errc::timed_out);
     EXPECT_EQ(e.step(), step::greeting);
     EXPECT_TRUE(e.is_transient());
+    // The usual cause is an implicit-TLS port given to a STARTTLS account.
+    EXPECT_NE(e.report().detail.find("set security to tls"), std::string::npos) << e.what();
   }
+}
+
+TEST(SmtpClient, ExplainsAPlaintextGreetingWhereTlsWasExpected) {
+  scripted_peer peer([](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.client_closed();
+  });
+  auto a = peer_account(peer.port());
+  a.security = security::tls;
+  client c(a);
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    c.send(one_recipient(), "x");
+    FAIL() << "no error";
+  } catch (const send_error& e) {
+    EXPECT_EQ(e.code(), errc::tls_handshake_failed);
+    EXPECT_EQ(e.step(), step::tls);
+    EXPECT_NE(e.report().detail.find("set security to starttls"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
 }  // namespace
