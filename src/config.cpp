@@ -1,5 +1,6 @@
 #include <envoi/config.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <fstream>
@@ -128,14 +129,32 @@ void read_server(const reader& r, const toml::table& t, std::string_view prefix,
   if (auto n = t.get("port"))
     acct.port = static_cast<std::uint16_t>(integer_at(r, *n, key("port"), 1, 65535));
 
-  if (auto n = t.get("host"))
+  if (auto n = t.get("host")) {
     acct.host = string_at(r, *n, key("host"), "the SMTP server's name");
-  else
+    // "host:port" has one colon; an IPv6 address has at least two.
+    if (acct.host.find_first_of("/ ") != std::string::npos ||
+        std::count(acct.host.begin(), acct.host.end(), ':') == 1)
+      r.fail(n->source(), key("host"),
+             fmt::format("expected a server name alone, got \"{}\"; the port goes in port = ...",
+                         acct.host));
+  } else
     r.fail(t.source(), key("host"),
            "missing; expected the SMTP server's name, e.g. host = \"smtp.example.com\"");
 
-  if (auto n = t.get("ca_file"))
+  if (auto n = t.get("ca_file")) {
     acct.ca_file = r.resolve(string_at(r, *n, key("ca_file"), "a PEM file's path"));
+    // Checked now: at send time a bad CA file would look like an untrusted server.
+    std::ifstream in(acct.ca_file);
+    const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && pem.empty())
+      r.fail(n->source(), key("ca_file"),
+             fmt::format("cannot read \"{}\"; expected a PEM file of certificates",
+                         acct.ca_file.string()));
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+      r.fail(n->source(), key("ca_file"),
+             fmt::format("\"{}\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                         acct.ca_file.string()));
+  }
   if (auto n = t.get("ehlo_name"))
     acct.ehlo_name = string_at(r, *n, key("ehlo_name"), "this machine's host name");
   if (auto n = t.get("timeout_seconds"))

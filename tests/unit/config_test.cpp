@@ -21,7 +21,10 @@ class Config : public ::testing::Test {
     static std::atomic<int> counter{0};
     dir_ = fs::temp_directory_path() /
            ("envoi-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    fs::create_directories(dir_);
+    fs::create_directories(dir_ / "certs");
+    // The CA files the configurations below name; only their PEM form is checked.
+    for (const auto* name : {"ca.pem", "certs/ca.pem"})
+      write("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", name);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -72,7 +75,7 @@ security = "tls"
 auth = "login"
 login = "api-key-123"
 password_file = "/etc/envoi/sud.pw"
-ca_file = "/etc/envoi/ca.pem"
+ca_file = "ca.pem"
 ehlo_name = "poste-1.clinique.test"
 timeout_seconds = 20
 )"));
@@ -88,7 +91,7 @@ timeout_seconds = 20
   EXPECT_EQ(s.account.auth, envoi::auth_method::login);
   EXPECT_EQ(s.account.login, "api-key-123");
   EXPECT_EQ(s.account.password.describe(), "file /etc/envoi/sud.pw");
-  EXPECT_EQ(s.account.ca_file, fs::path("/etc/envoi/ca.pem"));
+  EXPECT_EQ(s.account.ca_file, dir_ / "ca.pem");
   EXPECT_EQ(s.account.ehlo_name, "poste-1.clinique.test");
   EXPECT_EQ(s.account.step_timeout, std::chrono::seconds(20));
 }
@@ -314,6 +317,24 @@ TEST_F(Config, RefusesAFileThatDoesNotExist) {
   } catch (const envoi::invalid_input& e) {
     EXPECT_EQ(e.field(), path.string());
   }
+}
+
+TEST_F(Config, RefusesACaFileThatIsMissingOrNotPem) {
+  const auto missing = failure(minimal + "ca_file = \"no-such-ca.pem\"\n");
+  EXPECT_EQ(missing.field(), at(7, "sites.sud.smtp.ca_file"));
+  EXPECT_NE(std::string(missing.what()).find("cannot read"), std::string::npos) << missing.what();
+  write("not a certificate\n", "hostname");
+  const auto not_pem = failure(minimal + "ca_file = \"hostname\"\n");
+  EXPECT_EQ(not_pem.field(), at(7, "sites.sud.smtp.ca_file"));
+  EXPECT_NE(std::string(not_pem.what()).find("no PEM certificate"), std::string::npos);
+}
+
+TEST_F(Config, RefusesAHostWithAPortInIt) {
+  auto text = minimal;
+  text.replace(text.find("smtp.example.test"), 17, "smtp.example.test:587");
+  const auto e = failure(text);
+  EXPECT_EQ(e.field(), at(5, "sites.sud.smtp.host"));
+  EXPECT_NE(std::string(e.what()).find("the port goes in port"), std::string::npos) << e.what();
 }
 
 }  // namespace
