@@ -1,6 +1,7 @@
 // Sends appointment reminders, one mail per CSV row, each from its site's account; the
 // passwords come from the environment variables the config names. Usage:
 //   send_reminders --config envoi.toml --csv rendez-vous.csv [--attach conseils.pdf]...
+#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -20,8 +21,13 @@ int main(int argc, char** argv) try {
     std::cerr << "usage: send_reminders --config FILE --csv FILE [--attach FILE]...\n";
     return 2;
   }
+  std::cout << std::unitbuf;  // each line is out as soon as it is printed
   std::vector<envoi::attachment> attachments;
-  for (const auto& path : args["--attach"]) attachments.push_back({path, {}, {}});
+  for (const auto& path : args["--attach"]) {
+    if (!std::filesystem::is_regular_file(path))
+      throw envoi::invalid_input("--attach", "no such file: " + path);
+    attachments.push_back({path, {}, {}});
+  }
 
   // Load the sites and the appointments; either failing is a setup error (status 2).
   const auto config = envoi::load_config(args["--config"][0]);
@@ -29,7 +35,9 @@ int main(int argc, char** argv) try {
 
   // Send each valid row through its site's connection, opened on first use and reused.
   std::map<std::string, envoi::smtp::client, std::less<>> clients;
-  int accepted = 0, refused = 0, invalid = 0;
+  // A site whose account failed (login, TLS, connection) is not tried again for each row.
+  std::map<std::string, std::string, std::less<>> failed_sites;
+  int accepted = 0, refused = 0, invalid = 0, setup = 0;
   for (auto row : rows) {
     // A bad row, or one naming a site the config lacks, never reaches a server.
     if (auto* a = std::get_if<rem::appointment>(&row); a && !config.sites.contains(a->site))
@@ -42,6 +50,12 @@ int main(int argc, char** argv) try {
     }
     const auto& appt = std::get<rem::appointment>(row);
     const auto& site = config.sites.find(appt.site)->second;
+    if (const auto f = failed_sites.find(appt.site); f != failed_sites.end()) {
+      std::cout << "line " << appt.line << ": not sent " << appt.client.address() << ": "
+                << f->second << '\n';
+      ++refused;
+      continue;
+    }
     auto& client = clients.try_emplace(appt.site, site.account).first->second;
 
     // The verification copy goes in the envelope only, so the client never sees it.
@@ -73,16 +87,23 @@ int main(int argc, char** argv) try {
       std::cout << "refused " << to << ": " << refusal->to_string() << '\n';
     } else {
       ++refused;
-      const auto& why = report.error_reply.empty() ? report.detail : report.error_reply.to_string();
-      std::cout << "refused " << to << ": " << envoi::to_string(report.failed_step) << ": "
-                << failure.message() << " (" << why << ")\n";
+      std::string why =
+          std::string(envoi::to_string(report.failed_step)) + ": " + failure.message();
+      if (!report.error_reply.empty()) why += " (" + report.error_reply.to_string() + ")";
+      if (!report.detail.empty()) why += " (" + report.detail + ")";
+      std::cout << "not sent " << to << ": " << why << '\n';
+      if (report.failed_step < envoi::step::mail) {
+        failed_sites[appt.site] =
+            "site " + appt.site + " could not send (line " + std::to_string(appt.line) + ")";
+        if (failure == envoi::errc::secret_unavailable) ++setup;  // a config problem
+      }
     }
   }
 
   // Say goodbye to each server, then sum up; any row not accepted makes the status 1.
   for (auto& [id, client] : clients) client.quit();
   std::cout << accepted << " accepted, " << refused << " refused, " << invalid << " invalid\n";
-  return refused + invalid == 0 ? 0 : 1;
+  return setup ? 2 : refused + invalid == 0 ? 0 : 1;
 } catch (const std::exception& e) {
   std::cerr << "send_reminders: " << e.what() << '\n';
   return 2;
