@@ -11,6 +11,8 @@
 
 #include <envoi/error.hpp>
 
+#include "mime/encoding.hpp"
+
 namespace envoi::reminders {
 namespace {
 
@@ -173,6 +175,10 @@ row make_row(const record& r, const std::array<std::size_t, 5>& index, std::size
   for (std::size_t i = 0; i < columns.size(); ++i) v[i] = trim(r.fields[index[i]]);
   const auto& [site_id, client_name, email, pet_name, when_text] = v;
 
+  for (std::size_t i = 0; i < columns.size(); ++i)
+    if (!mime::is_valid_utf8(v[i]))
+      return error(std::string(columns[i]),
+                   "not valid UTF-8; save the file as UTF-8 (CSV UTF-8 in spreadsheets)");
   for (std::size_t i : {0u, 1u, 3u})
     if (v[i].empty()) return error(std::string(columns[i]), "empty; a value is required");
   for (std::size_t i : {1u, 3u})

@@ -186,6 +186,16 @@ TEST_F(Appointments, ReportsAnInvalidEmailAndGoesOn) {
   EXPECT_EQ(good(rows[3]).client.address(), "b@example.test");
 }
 
+TEST_F(Appointments, NamesTheFieldThatIsNotUtf8) {
+  // A spreadsheet that saves in Latin-1 writes "Hélène" as H\xe9l\xe8ne.
+  const auto rows = read(header +
+                         "sud,H\xe9l\xe8ne,h@example.test,M\xe9"
+                         "dor,2026-12-08T09:00\n");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(bad(rows[0]).field, "client_name");
+  EXPECT_NE(bad(rows[0]).reason.find("UTF-8"), std::string::npos) << bad(rows[0]).reason;
+}
+
 TEST_F(Appointments, UsesTheClientNameAsDisplayNameEvenWhenTheEmailHasOne) {
   const auto rows = read(header +
                          "sud,Hélène Dupont,Maman <helene@example.test>,Médor,"
