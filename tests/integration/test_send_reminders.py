@@ -6,6 +6,7 @@ Run by ctest with ENVOI_TEST_SERVER_DIR (the running test server), ENVOI_BUILD_D
 ENVOI_SOURCE_DIR set.
 """
 
+import atexit
 import csv
 import datetime
 import email.policy
@@ -13,6 +14,7 @@ import hashlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,6 +79,7 @@ def main():
 
     # A config for the test server, from the demo's template.
     work = Path(tempfile.mkdtemp(prefix="envoi-reminders-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     config = (DATA / "envoi.toml.in").read_text()
     config = config.replace("@SMTP_HOST@", env["ENVOI_TEST_HOST"])
     config = config.replace("@SMTP_PORT@", env["ENVOI_TEST_SUBMISSION_PORT"])

@@ -4,9 +4,11 @@ reported as not sent, the other site's rows still go out, and no password is pri
 Run by ctest with ENVOI_TEST_SERVER_DIR, ENVOI_BUILD_DIR and ENVOI_SOURCE_DIR set.
 """
 
+import atexit
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ def main():
             key, value = line.split("=", 1)
             env[key.strip()] = shlex.split(value)[0] if value else ""
     work = Path(tempfile.mkdtemp(prefix="envoi-failures-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     config = (DATA / "envoi.toml.in").read_text()
     for name, value in (("@SMTP_HOST@", env["ENVOI_TEST_HOST"]),
                         ("@SMTP_PORT@", env["ENVOI_TEST_SUBMISSION_PORT"]),
