@@ -13,6 +13,8 @@
 
 #include <envoi/error.hpp>
 
+#include "text_file.hpp"
+
 namespace envoi {
 namespace {
 
@@ -272,19 +274,11 @@ void read_user(const reader& r, const std::string& id, const toml::table& t, con
   if (auto n = t.get("smtp")) read_smtp(r, table_at(r, *n, key("smtp")), key("smtp"), acct);
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw invalid_input(path.string(), "the configuration file cannot be opened");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw invalid_input(path.string(), "the configuration file cannot be read");
-  return text;
-}
-
 }  // namespace
 
 config load_config(const std::filesystem::path& path) {
   const reader r(path);
-  const auto text = read_file(path);
+  const auto text = detail::read_text_file(path, "the configuration file");
 
   toml::table doc;
   try {

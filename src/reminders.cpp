@@ -11,6 +11,8 @@
 
 #include <envoi/error.hpp>
 
+#include "text_file.hpp"
+
 #include "mime/encoding.hpp"
 
 namespace envoi::reminders {
@@ -203,14 +205,6 @@ row make_row(const record& r, const std::array<std::size_t, 5>& index, std::size
   return a;
 }
 
-std::string read_whole(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw invalid_input(path.string(), "the appointments file cannot be opened");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw invalid_input(path.string(), "the appointments file cannot be read");
-  return text;
-}
-
 // "Dupont, Hélène" is how files list people; a letter greets "Hélène Dupont".
 std::string greeting_name(const std::string& name) {
   const auto comma = name.find(',');
@@ -224,7 +218,7 @@ std::string greeting_name(const std::string& name) {
 }  // namespace
 
 std::vector<row> read_appointments(const std::filesystem::path& csv) {
-  const auto text = read_whole(csv);
+  const auto text = detail::read_text_file(csv, "the appointments file");
   csv_parser parser(text);
 
   // The header names the columns, in any order; extra columns are ignored.

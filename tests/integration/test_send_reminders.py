@@ -6,27 +6,18 @@ Run by ctest with ENVOI_TEST_SERVER_DIR (the running test server), ENVOI_BUILD_D
 ENVOI_SOURCE_DIR set.
 """
 
-import atexit
 import csv
 import datetime
 import email.policy
 import hashlib
-import os
 import re
-import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from email.parser import BytesParser
 from pathlib import Path
 
-SOURCE = Path(os.environ["ENVOI_SOURCE_DIR"])
-BUILD = Path(os.environ["ENVOI_BUILD_DIR"])
-SERVER = Path(os.environ["ENVOI_TEST_SERVER_DIR"])
-DATA = SOURCE / "examples" / "data"
-CSV_FILE = DATA / "rendez-vous-demain.csv"
+from reminders_run import CSV_FILE, DATA, run_send_reminders, server_settings, write_config
+
 PDF_NAME = "Conseils avant la visite – été.pdf"
 PDF = DATA / PDF_NAME
 SITES = {
@@ -42,15 +33,6 @@ failures = []
 def check(condition, what):
     if not condition:
         failures.append(what)
-
-
-def server_settings():
-    settings = {}
-    for line in (SERVER / "env.sh").read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            settings[key.strip()] = shlex.split(value)[0] if value else ""
-    return settings
 
 
 def french_date(when):
@@ -77,23 +59,11 @@ def main():
     maildir = env["ENVOI_TEST_MAILDIR"]
     log = Path(env["ENVOI_TEST_POSTFIX_LOG"])
 
-    # A config for the test server, from the demo's template.
-    work = Path(tempfile.mkdtemp(prefix="envoi-reminders-"))
-    atexit.register(shutil.rmtree, work, ignore_errors=True)
-    config = (DATA / "envoi.toml.in").read_text()
-    config = config.replace("@SMTP_HOST@", env["ENVOI_TEST_HOST"])
-    config = config.replace("@SMTP_PORT@", env["ENVOI_TEST_SUBMISSION_PORT"])
-    config = config.replace("@CA_FILE@", env["ENVOI_TEST_CA"])
-    (work / "envoi.toml").write_text(config)
-
+    config = write_config(env)
     before = delivered_files(maildir)
     log_before = log.read_bytes() if log.exists() else b""
-    run_env = dict(os.environ, ENVOI_SUD_PASSWORD=env["ENVOI_TEST_PASSWORD"],
-                   ENVOI_NORD_PASSWORD=env["ENVOI_TEST_PASSWORD2"])
-    result = subprocess.run(
-        [str(BUILD / "examples" / "send_reminders"), "--config", str(work / "envoi.toml"),
-         "--csv", str(CSV_FILE), "--attach", str(PDF)],
-        env=run_env, capture_output=True, text=True, timeout=240)
+    result = run_send_reminders(config, env["ENVOI_TEST_PASSWORD"], env["ENVOI_TEST_PASSWORD2"],
+                                "--attach", str(PDF))
     print(result.stdout)
     print(result.stderr, file=sys.stderr)
 

@@ -4,46 +4,22 @@ reported as not sent, the other site's rows still go out, and no password is pri
 Run by ctest with ENVOI_TEST_SERVER_DIR, ENVOI_BUILD_DIR and ENVOI_SOURCE_DIR set.
 """
 
-import atexit
-import os
 import re
-import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-SOURCE = Path(os.environ["ENVOI_SOURCE_DIR"])
-BUILD = Path(os.environ["ENVOI_BUILD_DIR"])
-SERVER = Path(os.environ["ENVOI_TEST_SERVER_DIR"])
-DATA = SOURCE / "examples" / "data"
+from reminders_run import run_send_reminders, server_settings, write_config
+
 WRONG = "Wr0ng-Sud-Passw0rd"
 
 
 def main():
-    env = {}
-    for line in (SERVER / "env.sh").read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            env[key.strip()] = shlex.split(value)[0] if value else ""
-    work = Path(tempfile.mkdtemp(prefix="envoi-failures-"))
-    atexit.register(shutil.rmtree, work, ignore_errors=True)
-    config = (DATA / "envoi.toml.in").read_text()
-    for name, value in (("@SMTP_HOST@", env["ENVOI_TEST_HOST"]),
-                        ("@SMTP_PORT@", env["ENVOI_TEST_SUBMISSION_PORT"]),
-                        ("@CA_FILE@", env["ENVOI_TEST_CA"])):
-        config = config.replace(name, value)
-    (work / "envoi.toml").write_text(config)
+    env = server_settings()
+    config = write_config(env)
     log = Path(env["ENVOI_TEST_POSTFIX_LOG"])
     log_before = log.read_bytes()
 
-    result = subprocess.run(
-        [str(BUILD / "examples" / "send_reminders"), "--config", str(work / "envoi.toml"),
-         "--csv", str(DATA / "rendez-vous-demain.csv")],
-        env=dict(os.environ, ENVOI_SUD_PASSWORD=WRONG,
-                 ENVOI_NORD_PASSWORD=env["ENVOI_TEST_PASSWORD2"]),
-        capture_output=True, text=True, timeout=120)
+    result = run_send_reminders(config, WRONG, env["ENVOI_TEST_PASSWORD2"])
     out = result.stdout
     print(out)
     failures = []

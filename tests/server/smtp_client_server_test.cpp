@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "support/send_expectations.hpp"
 #include "support/test_server.hpp"
 
 namespace envoi::smtp {
@@ -44,17 +45,8 @@ class SmtpClientAgainstPostfix : public ::testing::Test {
     return m;
   }
 
-  // Sends and expects the error `expected` at step `where`; returns the error.
   static send_error expect_failure(client& c, const message& m, errc expected, step where) {
-    try {
-      c.send(m.make_envelope(), m.render());
-    } catch (const send_error& e) {
-      EXPECT_EQ(e.code(), expected) << e.what();
-      EXPECT_EQ(e.step(), where) << e.what();
-      return e;
-    }
-    ADD_FAILURE() << "the message was sent";
-    return send_error(make_error_code(errc::protocol_error), {});
+    return test::expect_send_error(c, m.make_envelope(), m.render(), expected, where);
   }
 
   test::settings server_;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "support/scripted_peer.hpp"
+#include "support/send_expectations.hpp"
 
 namespace envoi::smtp {
 namespace {
@@ -53,14 +54,9 @@ TEST(SmtpClient, SendsNoCredentialsWhenStarttlsIsNotOffered) {
   scripted_peer peer(greet_then("250-peer.example.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
                                 "250 ok\r\n"));
   client c(peer_account(peer.port()));
-  try {
-    c.send(one_recipient(), "Subject: x\r\n\r\nbody\r\n");
-    FAIL() << "sent without TLS";
-  } catch (const send_error& e) {
-    EXPECT_EQ(e.code(), errc::starttls_not_offered);
-    EXPECT_EQ(e.step(), step::starttls);
-    EXPECT_TRUE(e.is_permanent());
-  }
+  const auto e = test::expect_send_error(c, one_recipient(), "Subject: x\r\n\r\nbody\r\n",
+                                         errc::starttls_not_offered, step::starttls);
+  EXPECT_TRUE(e.is_permanent());
   const auto seen = peer.received();
   EXPECT_EQ(seen.find("AUTH"), std::string::npos) << seen;
   EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
@@ -72,14 +68,9 @@ TEST(SmtpClient, StopsWhenTheServerRefusesStarttls) {
   scripted_peer peer(greet_then("250-peer.example.test\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n",
                                 "454 4.7.0 TLS not available due to local problem\r\n"));
   client c(peer_account(peer.port()));
-  try {
-    c.send(one_recipient(), "Subject: x\r\n\r\nbody\r\n");
-    FAIL() << "sent without TLS";
-  } catch (const send_error& e) {
-    EXPECT_EQ(e.code(), errc::starttls_refused);
-    EXPECT_EQ(e.step(), step::starttls);
-    EXPECT_EQ(e.reply().code, 454);
-  }
+  const auto e = test::expect_send_error(c, one_recipient(), "Subject: x\r\n\r\nbody\r\n",
+                                         errc::starttls_refused, step::starttls);
+  EXPECT_EQ(e.reply().code, 454);
   const auto seen = peer.received();
   EXPECT_EQ(seen.find("AUTH"), std::string::npos) << seen;
   EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
@@ -96,13 +87,8 @@ TEST(SmtpClient, RefusesDataSentBeforeTheTlsHandshake) {
     c.client_closed();
   });
   client c(peer_account(peer.port()));
-  try {
-    c.send(one_recipient(), "Subject: x\r\n\r\nbody\r\n");
-    FAIL() << "accepted injected data";
-  } catch (const send_error& e) {
-    EXPECT_EQ(e.code(), errc::starttls_refused);
-    EXPECT_EQ(e.step(), step::starttls);
-  }
+  test::expect_send_error(c, one_recipient(), "Subject: x\r\n\r\nbody\r\n", errc::starttls_refused,
+                          step::starttls);
   EXPECT_EQ(peer.received().find("AUTH"), std::string::npos);
 }
 
@@ -145,16 +131,10 @@ TEST(SmtpClient, ReportsASilentServerAsATimeoutOfTheStepItWaitedIn) {
   auto a = peer_account(peer.port());
   a.step_timeout = std::chrono::milliseconds(300);
   client c(a);
-  try {
-    c.send(one_recipient(), "x");
-    FAIL() << "no error";
-  } catch (const send_error& e) {
-    EXPECT_EQ(e.code(), errc::timed_out);
-    EXPECT_EQ(e.step(), step::greeting);
-    EXPECT_TRUE(e.is_transient());
-    // The usual cause is an implicit-TLS port given to a STARTTLS account.
-    EXPECT_NE(e.report().detail.find("set security to tls"), std::string::npos) << e.what();
-  }
+  const auto e = test::expect_send_error(c, one_recipient(), "x", errc::timed_out, step::greeting);
+  EXPECT_TRUE(e.is_transient());
+  // The usual cause is an implicit-TLS port given to a STARTTLS account.
+  EXPECT_NE(e.report().detail.find("set security to tls"), std::string::npos) << e.what();
 }
 
 TEST(SmtpClient, ExplainsAPlaintextGreetingWhereTlsWasExpected) {
@@ -166,14 +146,9 @@ TEST(SmtpClient, ExplainsAPlaintextGreetingWhereTlsWasExpected) {
   a.security = security::tls;
   client c(a);
   const auto started = std::chrono::steady_clock::now();
-  try {
-    c.send(one_recipient(), "x");
-    FAIL() << "no error";
-  } catch (const send_error& e) {
-    EXPECT_EQ(e.code(), errc::tls_handshake_failed);
-    EXPECT_EQ(e.step(), step::tls);
-    EXPECT_NE(e.report().detail.find("set security to starttls"), std::string::npos) << e.what();
-  }
+  const auto e =
+      test::expect_send_error(c, one_recipient(), "x", errc::tls_handshake_failed, step::tls);
+  EXPECT_NE(e.report().detail.find("set security to starttls"), std::string::npos) << e.what();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
