@@ -1,8 +1,10 @@
 #include <envoi/mailbox.hpp>
 
 #include <arpa/inet.h>
+#include <idn2.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include <envoi/error.hpp>
@@ -178,7 +180,23 @@ std::string unquote(std::string_view s) {
 mailbox::mailbox(std::string display_name, std::string address, std::string_view field)
     : display_name_(std::move(display_name)), address_(std::move(address)) {
   check_text(display_name_, field, "the display name");
-  check_address(address_, field);
+  const std::size_t at = check_address(address_, field);
+
+  // An internationalised domain goes out as A-labels (RFC 5890, IDNA 2008 with the UTS 46
+  // mapping), which every server accepts; only a UTF-8 local part needs SMTPUTF8.
+  const std::string_view domain = std::string_view(address_).substr(at + 1);
+  if (!mime::is_ascii(domain)) {
+    const std::string unicode(domain);
+    char* ascii = nullptr;
+    const int rc = idn2_to_ascii_8z(unicode.c_str(), &ascii, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    const std::unique_ptr<char, decltype(&idn2_free)> owner(ascii, &idn2_free);
+    if (rc != IDN2_OK)
+      throw invalid_input(std::string(field), "the domain " + quoted(unicode) +
+                                                  " is not a valid internationalised name (" +
+                                                  idn2_strerror(rc) + ")");
+    address_.replace(at + 1, std::string::npos, ascii);
+    check_domain(ascii, address_, field);
+  }
 }
 
 mailbox mailbox::parse(std::string_view text, std::string_view field) {
@@ -240,9 +258,13 @@ std::string_view mailbox::domain() const noexcept {
   return at == std::string_view::npos ? std::string_view() : a.substr(at + 1);
 }
 
+bool mailbox::needs_smtputf8() const noexcept {
+  return !mime::is_ascii(local_part());
+}
+
 std::string mailbox::to_header() const {
-  // Internationalised domains should go out as A-labels (IDNA) so this stays ASCII; they
-  // are written as UTF-8 for now, which only a server offering SMTPUTF8 accepts.
+  // The domain is already ASCII; a UTF-8 local part is written as it is (RFC 6532 3.2),
+  // which needs a server offering SMTPUTF8.
   if (display_name_.empty()) return address_;
   std::string out;
   for (const std::string& word : mime::phrase_words(display_name_)) {

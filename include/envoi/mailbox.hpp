@@ -11,7 +11,9 @@ class mailbox {
   mailbox() = default;
 
   /// A mailbox from its parts. Throws invalid_input naming `field` when the address is
-  /// not `local@domain` or when either part holds CR, LF or NUL.
+  /// not `local@domain` or when either part holds CR, LF or NUL. An internationalised
+  /// domain (`clinique-vétérinaire.fr`) is converted to its ASCII form
+  /// (`xn--clinique-vtrinaire-bzbf.fr`) here, and address() returns that form.
   mailbox(std::string display_name, std::string address, std::string_view field = "address");
 
   /// Parses `Name <local@domain>`, `"Dupont, Jean" <local@domain>` or a bare address.
@@ -22,6 +24,9 @@ class mailbox {
   const std::string& address() const noexcept { return address_; }
   std::string_view local_part() const noexcept;
   std::string_view domain() const noexcept;
+  /// True when the local part is not ASCII (`zoé@example.test`): such an address can only
+  /// be sent to a server that offers SMTPUTF8 (RFC 6531); it has no ASCII form.
+  bool needs_smtputf8() const noexcept;
 
   /// The header form, ASCII only: the display name quoted or RFC 2047 encoded as needed,
   /// then `<address>`; the bare address when there is no display name. Not folded.

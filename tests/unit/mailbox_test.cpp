@@ -49,6 +49,33 @@ TEST(Mailbox, AcceptsAnUnquotedNameWithAComma) {
   EXPECT_EQ(m.display_name(), "Dupont, Hélène");
 }
 
+TEST(Mailbox, ConvertsAnInternationalisedDomainToItsAsciiForm) {
+  const mailbox m = mailbox::parse("Zoé <zoe@Clinique-Vétérinaire.test>");
+  // The expected form is what Python's independent IDNA codec gives for this name.
+  EXPECT_EQ(m.address(), "zoe@xn--clinique-vtrinaire-kwbb.test");
+  EXPECT_FALSE(m.needs_smtputf8());
+  EXPECT_EQ(m.to_header(), "=?utf-8?Q?Zo=C3=A9?= <zoe@xn--clinique-vtrinaire-kwbb.test>");
+  // IDNA 2008 with the UTS 46 non-transitional mapping: ß stays a letter of its own.
+  EXPECT_EQ(mailbox::parse("a@straße.test").domain(), "xn--strae-oqa.test");
+  // Already-ASCII domains are left as written.
+  EXPECT_EQ(mailbox::parse("a@Example.TEST").domain(), "Example.TEST");
+}
+
+TEST(Mailbox, FlagsAUtf8LocalPartAsNeedingSmtputf8) {
+  EXPECT_TRUE(mailbox::parse("zoé@example.test").needs_smtputf8());
+  EXPECT_FALSE(mailbox::parse("zoe@example.test").needs_smtputf8());
+}
+
+TEST(Mailbox, RefusesADomainThatIsNotAValidInternationalisedName) {
+  try {
+    mailbox::parse("a@\xE2\x98\x83\xE2\x98\x83.test", "to");  // U+2603 SNOWMAN, disallowed
+    FAIL() << "accepted";
+  } catch (const invalid_input& e) {
+    EXPECT_EQ(e.field(), "to");
+    EXPECT_NE(std::string(e.what()).find("internationalised"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Mailbox, AcceptsQuotedLocalPartsLiteralsAndUtf8) {
   EXPECT_EQ(mailbox::parse("\"jean@accueil\"@example.test").domain(), "example.test");
   EXPECT_EQ(mailbox::parse("\"jean@accueil\"@example.test").local_part(), "\"jean@accueil\"");
