@@ -43,6 +43,14 @@ class envoi_category final : public std::error_category {
         return "the server refused (5xx)";
       case errc::all_recipients_refused:
         return "every recipient was refused";
+      case errc::invalid_envelope:
+        return "an envelope address holds a character that cannot be sent";
+      case errc::smtputf8_not_offered:
+        return "the server does not accept addresses with accented letters before the @";
+      case errc::message_too_large:
+        return "the message is larger than the server accepts";
+      case errc::local_failure:
+        return "envoi could not read what it had to send";
       case errc::cancelled:
         return "the operation was cancelled";
     }

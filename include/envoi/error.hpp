@@ -44,6 +44,17 @@ enum class errc {
   server_permanent,
   /// Every recipient of the message was refused; nothing was sent.
   all_recipients_refused,
+  /// An envelope address holds a character that cannot be sent (CR, LF, NUL, '<', '>').
+  invalid_envelope,
+  /// An envelope address has a UTF-8 local part and the server does not offer SMTPUTF8
+  /// (RFC 6531); such an address has no ASCII form, so nothing was sent.
+  smtputf8_not_offered,
+  /// The message is larger than the server's SIZE limit (RFC 1870); nothing was sent.
+  message_too_large,
+  /// envoi could not do its own part: a file to read (CA file, attachment), memory. When
+  /// it happens during DATA the connection is closed without ending the data, so the
+  /// server delivers nothing.
+  local_failure,
   /// The operation was cancelled by the caller.
   cancelled,
 };

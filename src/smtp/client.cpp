@@ -1,6 +1,7 @@
 #include <envoi/smtp/client.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <future>
 #include <optional>
 #include <string_view>
@@ -10,11 +11,12 @@
 #include <openssl/x509v3.h>
 #include <unistd.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,6 +36,10 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // The longest reply line accepted; RFC 5321 4.5.3.1.5 sets 512 octets, servers exceed it.
 constexpr std::size_t max_reply_buffer = 64 * 1024;
+// DATA is written in pieces of about this size, so a large message is never copied whole.
+constexpr std::size_t data_write_size = 64 * 1024;
+// RFC 5321 4.1.1.10: after QUIT the client may close; the reply is not waited for long.
+constexpr std::chrono::milliseconds quit_timeout = std::chrono::seconds(5);
 
 // A failure inside a session, carried to the top of the coroutine as an exception.
 struct session_failure {
@@ -71,108 +77,136 @@ std::string machine_name() {
   return name;
 }
 
+// An envelope address goes between '<' and '>' on a command line: anything that could end
+// the line or the brackets would let the address add commands of its own.
+void check_envelope(const envelope& env) {
+  const auto check = [](const std::string& address) {
+    if (address.find_first_of(std::string_view("\r\n\0<> ", 6)) != std::string::npos)
+      fail(errc::invalid_envelope, envoi::step::mail, {},
+           "the address \"" + address + "\" holds a line break, NUL, space, '<' or '>'");
+  };
+  check(env.mail_from);
+  for (const auto& to : env.recipients) check(to);
+}
+
+// RFC 6531 3.3: only a UTF-8 local part requires SMTPUTF8; domains go out as A-labels.
+bool needs_smtputf8(const std::string& address) {
+  const auto at = address.rfind('@');
+  return !mime::is_ascii(std::string_view(address).substr(0, at));
+}
+
 }  // namespace
+
+// The bytes of one message, produced in pieces so that a large one is never held whole.
+struct client::data_source {
+  std::uint64_t size = 0;
+  bool eight_bit = false;
+  // Appends the next piece to its argument; false once the message is complete.
+  std::function<bool(std::string&)> next;
+};
 
 struct client::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor ex, envoi::account a)
-      : executor(std::move(ex)),
-        acct(std::move(a)),
-        tls(asio::ssl::context::tls_client),
-        timer(executor) {}
+      : executor_(std::move(ex)),
+        acct_(std::move(a)),
+        tls_(asio::ssl::context::tls_client),
+        resolver_(executor_),
+        timer_(executor_) {}
 
-  asio::any_io_executor executor;
+  asio::any_io_executor executor_;
   // Set when the client was made for the blocking calls only.
-  std::unique_ptr<asio::io_context> own_context;
-  envoi::account acct;
-  asio::ssl::context tls;
-  bool tls_configured = false;
-  std::optional<asio::ssl::stream<tcp::socket>> stream;
-  bool tls_active = false;
-  bool ready = false;  // connected, greeted, secured and authenticated
-  std::string input;
-  detail::reply_parser parser;
-  detail::capabilities caps;
-  asio::steady_timer timer;
-  std::uint64_t watch_generation = 0;
-  bool timed_out = false;
-  bool busy = false;
+  std::unique_ptr<asio::io_context> own_context_;
+  envoi::account acct_;
+  asio::ssl::context tls_;
+  bool tls_configured_ = false;
+  std::optional<asio::ssl::stream<tcp::socket>> stream_;
+  tcp::resolver resolver_;
+  bool tls_active_ = false;
+  bool ready_ = false;  // connected, greeted, secured and authenticated
+  std::string input_;
+  detail::reply_parser parser_;
+  detail::capabilities caps_;
+  asio::steady_timer timer_;
+  std::uint64_t watch_generation_ = 0;
+  bool timed_out_ = false;
+  bool quitting_ = false;
 
-  // --- watchdog: each step has its own time limit; when it runs out the socket is
-  // closed, which ends whatever operation is pending.
-  void arm() {
-    timed_out = false;
-    timer.expires_after(acct.step_timeout);
-    timer.async_wait([weak = weak_from_this(), gen = ++watch_generation](error_code ec) {
+  // --- watchdog: each step has its own time limit; when it runs out the connection is
+  // closed (and a pending look-up cancelled), which ends whatever operation is pending.
+  void arm(std::chrono::milliseconds limit) {
+    timed_out_ = false;
+    timer_.expires_after(limit);
+    timer_.async_wait([weak = weak_from_this(), gen = ++watch_generation_](error_code ec) {
       auto self = weak.lock();
-      if (ec || !self || gen != self->watch_generation) return;
-      self->timed_out = true;
+      if (ec || !self || gen != self->watch_generation_) return;
+      self->timed_out_ = true;
       self->close();
     });
   }
+  // While saying goodbye, every step gets the short QUIT limit.
+  void arm() { arm(quitting_ ? std::min(acct_.step_timeout, quit_timeout) : acct_.step_timeout); }
   void disarm() {
-    ++watch_generation;
-    timer.cancel();
+    ++watch_generation_;
+    timer_.cancel();
   }
 
   void close() {
-    ready = false;
-    tls_active = false;
-    input.clear();
-    parser.take();
-    if (stream) {
+    ready_ = false;
+    quitting_ = false;
+    tls_active_ = false;
+    input_.clear();
+    parser_.take();
+    resolver_.cancel();
+    if (stream_) {
       error_code ignored;
-      stream->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->lowest_layer().close(ignored);
+      stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+      stream_->lowest_layer().close(ignored);
     }
   }
 
   // An I/O error becomes a time-out when the watchdog caused it.
   [[noreturn]] void io_failed(envoi::step s, const error_code& ec) {
-    if (timed_out) fail(errc::timed_out, s);
-    if (ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::ssl::error::stream_truncated)
-      fail(errc::connection_closed, s, {}, ec.message());
+    if (timed_out_) fail(errc::timed_out, s);
     fail(errc::connection_closed, s, {}, ec.message());
   }
 
   asio::awaitable<void> write(std::string_view bytes, envoi::step s) {
     arm();
     error_code ec;
-    if (tls_active) {
+    if (tls_active_) {
       std::tie(ec, std::ignore) =
-          co_await asio::async_write(*stream, asio::buffer(bytes), use_tuple);
+          co_await asio::async_write(*stream_, asio::buffer(bytes), use_tuple);
     } else {
       std::tie(ec, std::ignore) =
-          co_await asio::async_write(stream->next_layer(), asio::buffer(bytes), use_tuple);
+          co_await asio::async_write(stream_->next_layer(), asio::buffer(bytes), use_tuple);
     }
     disarm();
     if (ec) io_failed(s, ec);
   }
 
   asio::awaitable<smtp::reply> read_reply(envoi::step s) {
-    parser.expect_enhanced_codes(caps.enhanced_status_codes);
+    parser_.expect_enhanced_codes(caps_.enhanced_status_codes);
+    // The watchdog times the whole reply, not the gaps between its bytes: a server that
+    // drips one byte at a time cannot hold the session forever.
     arm();
     for (;;) {
-      auto buffer = asio::dynamic_buffer(input, max_reply_buffer);
+      auto buffer = asio::dynamic_buffer(input_, max_reply_buffer);
       error_code ec;
       std::size_t n = 0;
-      if (tls_active)
-        std::tie(ec, n) = co_await asio::async_read_until(*stream, buffer, '\n', use_tuple);
+      if (tls_active_)
+        std::tie(ec, n) = co_await asio::async_read_until(*stream_, buffer, '\n', use_tuple);
       else
         std::tie(ec, n) =
-            co_await asio::async_read_until(stream->next_layer(), buffer, '\n', use_tuple);
-      if (ec == asio::error::not_found) {
-        disarm();
+            co_await asio::async_read_until(stream_->next_layer(), buffer, '\n', use_tuple);
+      if (ec) disarm();
+      if (ec == asio::error::not_found)
         fail(errc::protocol_error, s, {}, "reply line longer than 64 KiB");
-      }
-      if (ec) {
-        disarm();
-        io_failed(s, ec);
-      }
-      std::string_view line(input.data(), n - 1);
+      if (ec) io_failed(s, ec);
+
+      std::string_view line(input_.data(), n - 1);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      const auto status = parser.feed(line);
-      input.erase(0, n);
+      const auto status = parser_.feed(line);
+      input_.erase(0, n);
       if (status == detail::reply_parser::status::bad) {
         disarm();
         fail(errc::protocol_error, s, {}, "not an SMTP reply line");
@@ -180,7 +214,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
       if (status == detail::reply_parser::status::done) break;
     }
     disarm();
-    auto r = parser.take();
+    auto r = parser_.take();
     // RFC 5321 3.8: 421 means the server is closing the channel; nothing more may be sent.
     if (r.code == 421) {
       close();
@@ -189,6 +223,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     co_return r;
   }
 
+  // Under GCC 12 a braced temporary passed to a coroutine was destroyed twice (a double
+  // free seen here), so arguments of awaited calls are literals or named locals.
   asio::awaitable<smtp::reply> command(std::string line, envoi::step s) {
     line += "\r\n";
     co_await write(line, s);
@@ -196,57 +232,56 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   void configure_tls() {
-    if (tls_configured) return;
+    if (tls_configured_) return;
     // TLS 1.2 at least; the peer's certificate must chain to a trusted root.
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-    tls.set_verify_mode(asio::ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
+    tls_.set_verify_mode(asio::ssl::verify_peer);
     error_code ec;
-    if (!acct.ca_file.empty()) {
-      tls.load_verify_file(acct.ca_file.string(), ec);
+    if (!acct_.ca_file.empty()) {
+      tls_.load_verify_file(acct_.ca_file.string(), ec);
       if (ec)
-        fail(errc::certificate_untrusted, envoi::step::tls, {},
-             "cannot read the CA file " + acct.ca_file.string() + ": " + ec.message());
+        fail(errc::local_failure, envoi::step::tls, {},
+             "cannot read the CA file " + acct_.ca_file.string() + ": " + ec.message());
     } else {
-      tls.set_default_verify_paths(ec);
-      if (ec) fail(errc::certificate_untrusted, envoi::step::tls, {}, ec.message());
+      tls_.set_default_verify_paths(ec);
+      if (ec) fail(errc::local_failure, envoi::step::tls, {}, ec.message());
     }
-    tls_configured = true;
+    tls_configured_ = true;
   }
 
   asio::awaitable<void> handshake() {
-    SSL* ssl = stream->native_handle();
-    SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+    SSL* ssl = stream_->native_handle();
     // RFC 7817 3 and RFC 6125 6: the certificate must name the host we were told to use.
-    if (is_ip_literal(acct.host)) {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), acct.host.c_str());
+    if (is_ip_literal(acct_.host)) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), acct_.host.c_str());
     } else {
-      SSL_set_tlsext_host_name(ssl, acct.host.c_str());  // SNI
-      SSL_set1_host(ssl, acct.host.c_str());
+      SSL_set_tlsext_host_name(ssl, acct_.host.c_str());  // SNI
+      SSL_set1_host(ssl, acct_.host.c_str());
     }
     arm();
-    auto [ec] = co_await stream->async_handshake(asio::ssl::stream_base::client, use_tuple);
+    auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     disarm();
-    if (ec) {
-      if (timed_out) fail(errc::timed_out, envoi::step::tls);
-      const long verify = SSL_get_verify_result(ssl);
-      if (verify != X509_V_OK)
-        fail(errc::certificate_untrusted, envoi::step::tls, {},
-             X509_verify_cert_error_string(verify));
-      std::string detail = ec.message();
-      // A plaintext greeting where a TLS record was expected: the port wants STARTTLS.
-      if (!tls_active && acct.security == envoi::security::tls &&
-          ERR_GET_REASON(ec.value()) == SSL_R_WRONG_VERSION_NUMBER)
-        detail +=
-            ": the server did not answer in TLS; if this port starts in plain text "
-            "(usually 587), set security to starttls";
-      fail(errc::tls_handshake_failed, envoi::step::tls, {}, std::move(detail));
+    if (!ec) {
+      tls_active_ = true;
+      co_return;
     }
-    tls_active = true;
+
+    if (timed_out_) fail(errc::timed_out, envoi::step::tls);
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK)
+      fail(errc::certificate_untrusted, envoi::step::tls, {},
+           X509_verify_cert_error_string(verify));
+    std::string detail = ec.message();
+    // A plaintext greeting where a TLS record was expected: the port wants STARTTLS.
+    if (acct_.security == envoi::security::tls &&
+        ERR_GET_REASON(ec.value()) == SSL_R_WRONG_VERSION_NUMBER)
+      detail +=
+          ": the server did not answer in TLS; if this port starts in plain text "
+          "(usually 587), set security to starttls";
+    fail(errc::tls_handshake_failed, envoi::step::tls, {}, std::move(detail));
   }
 
   asio::awaitable<void> ehlo(const std::string& name) {
-    // (Every string handed to a co_await'ed call is a named local: GCC 12 mishandles
-    // temporaries that live across a suspension.)
     const std::string ehlo_line = "EHLO " + name;
     auto r = co_await command(ehlo_line, envoi::step::ehlo);
     if (r.permanent()) {
@@ -254,16 +289,16 @@ struct client::impl : std::enable_shared_from_this<impl> {
       const std::string helo_line = "HELO " + name;
       r = co_await command(helo_line, envoi::step::ehlo);
       if (!r.positive()) refused(envoi::step::ehlo, std::move(r));
-      caps = {};
+      caps_ = {};
       co_return;
     }
     if (!r.positive()) refused(envoi::step::ehlo, std::move(r));
-    caps = detail::parse_ehlo(r);
+    caps_ = detail::parse_ehlo(r);
   }
 
-  // Tells the server we are leaving before a failure is reported; a failure to do so
-  // changes nothing.
+  // Tells the server we are leaving; a failure to do so changes nothing.
   asio::awaitable<void> say_goodbye() {
+    quitting_ = true;
     try {
       co_await command("QUIT", envoi::step::quit);
     } catch (const session_failure&) {
@@ -276,59 +311,64 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // The TLS settings must be complete before the stream exists: OpenSSL copies the
     // verification mode and trust store into each new connection when it is created.
     configure_tls();
-    stream.emplace(executor, tls);
+    stream_.emplace(executor_, tls_);
 
     // Resolve and connect, trying each address in turn.
-    tcp::resolver resolver(executor);
     arm();
     auto [rec, endpoints] =
-        co_await resolver.async_resolve(acct.host, std::to_string(acct.port), use_tuple);
+        co_await resolver_.async_resolve(acct_.host, std::to_string(acct_.port), use_tuple);
     disarm();
-    if (rec) fail(errc::resolve_failed, envoi::step::resolve, {}, rec.message());
+    if (rec)
+      fail(timed_out_ ? errc::timed_out : errc::resolve_failed, envoi::step::resolve, {},
+           rec.message());
     arm();
-    auto [cec, endpoint] = co_await asio::async_connect(stream->next_layer(), endpoints, use_tuple);
+    auto [cec, peer] = co_await asio::async_connect(stream_->next_layer(), endpoints, use_tuple);
     disarm();
     if (cec)
-      fail(timed_out ? errc::timed_out : errc::connect_failed, envoi::step::connect, {},
+      fail(timed_out_ ? errc::timed_out : errc::connect_failed, envoi::step::connect, {},
            cec.message());
     // Commands are written whole; waiting for a delayed ACK would only add latency.
-    stream->next_layer().set_option(tcp::no_delay(true));
+    error_code ignored;
+    stream_->next_layer().set_option(tcp::no_delay(true), ignored);
 
-    if (acct.security == envoi::security::tls) co_await handshake();
+    if (acct_.security == envoi::security::tls) co_await handshake();
+    co_await greeting();
 
-    smtp::reply greeting;
+    const std::string name = ehlo_name();
+    co_await ehlo(name);
+    if (acct_.security == envoi::security::starttls) co_await starttls(name);
+    if (!acct_.login.empty()) co_await authenticate(peer);
+    ready_ = true;
+  }
+
+  asio::awaitable<void> greeting() {
+    smtp::reply r;
     try {
-      greeting = co_await read_reply(envoi::step::greeting);
+      r = co_await read_reply(envoi::step::greeting);
     } catch (session_failure& f) {
       // RFC 8314 3: a port for implicit TLS waits for our handshake and says nothing.
-      if (f.code == errc::timed_out && acct.security != envoi::security::tls)
+      if (f.code == errc::timed_out && acct_.security != envoi::security::tls)
         f.detail =
             "no greeting: if this port expects TLS from the first byte (usually 465), "
             "set security to tls";
       throw;
     }
-    if (greeting.code != 220) refused(envoi::step::greeting, std::move(greeting));
-
-    const std::string name =
-        !acct.ehlo_name.empty() ? acct.ehlo_name
-                                : detail::ehlo_argument(machine_name(), endpoint_address(endpoint));
-    co_await ehlo(name);
-
-    if (acct.security == envoi::security::starttls) co_await starttls(name);
-
-    if (!acct.login.empty()) co_await authenticate(endpoint);
-    ready = true;
+    if (r.code != 220) refused(envoi::step::greeting, std::move(r));
   }
 
-  std::string endpoint_address(const tcp::endpoint&) const {
+  std::string ehlo_name() const {
+    if (!acct_.ehlo_name.empty()) return acct_.ehlo_name;
     error_code ec;
-    const auto local = stream->next_layer().local_endpoint(ec);
-    return ec ? std::string("127.0.0.1") : local.address().to_string();
+    const auto local = stream_->next_layer().local_endpoint(ec);
+    if (ec)
+      fail(errc::connection_closed, envoi::step::ehlo, {},
+           "cannot read this side's address for EHLO: " + ec.message());
+    return detail::ehlo_argument(machine_name(), local.address().to_string());
   }
 
   asio::awaitable<void> starttls(const std::string& name) {
     // RFC 3207 6: a STARTTLS line removed by an attacker must stop us, not downgrade us.
-    if (!caps.starttls) {
+    if (!caps_.starttls) {
       co_await say_goodbye();
       fail(errc::starttls_not_offered, envoi::step::starttls);
     }
@@ -338,47 +378,48 @@ struct client::impl : std::enable_shared_from_this<impl> {
       fail(errc::starttls_refused, envoi::step::starttls, std::move(r));
     }
     // Bytes after the 220 came before encryption and could be an injected command reply.
-    if (!input.empty()) {
+    if (!input_.empty()) {
       close();
       fail(errc::starttls_refused, envoi::step::starttls, r,
            "the server sent data after its STARTTLS reply, before the TLS handshake");
     }
     co_await handshake();
     // RFC 3207 4.2: forget what was advertised in the clear and ask again.
-    caps = {};
+    caps_ = {};
     co_await ehlo(name);
   }
 
+  std::string choose_mechanism() const {
+    switch (acct_.auth) {
+      case envoi::auth_method::plain:
+        return "PLAIN";
+      case envoi::auth_method::login:
+        return "LOGIN";
+      case envoi::auth_method::automatic:
+        break;
+    }
+    if (caps_.auth.count("PLAIN")) return "PLAIN";
+    if (caps_.auth.count("LOGIN")) return "LOGIN";
+    return {};
+  }
+
   asio::awaitable<void> authenticate(const tcp::endpoint& peer) {
-    if (acct.security == envoi::security::none && !is_loopback(peer))
+    if (acct_.security == envoi::security::none && !is_loopback(peer))
       fail(errc::plaintext_auth_refused, envoi::step::auth);
 
     // Read the secret before any AUTH byte, so that a missing one is sent as nothing.
     std::string password;
     try {
-      password = acct.password.read();
+      password = acct_.password.read();
     } catch (const std::system_error& e) {
       fail(errc::secret_unavailable, envoi::step::auth, {}, e.what());
     }
 
-    std::string mechanism;
-    switch (acct.auth) {
-      case envoi::auth_method::plain:
-        mechanism = "PLAIN";
-        break;
-      case envoi::auth_method::login:
-        mechanism = "LOGIN";
-        break;
-      case envoi::auth_method::automatic:
-        if (caps.auth.count("PLAIN"))
-          mechanism = "PLAIN";
-        else if (caps.auth.count("LOGIN"))
-          mechanism = "LOGIN";
-        break;
-    }
-    if (mechanism.empty() || !caps.auth.count(mechanism)) {
+    // RFC 4954 3: only a mechanism the server lists after TLS may be used.
+    const std::string mechanism = choose_mechanism();
+    if (mechanism.empty() || !caps_.auth.count(mechanism)) {
       std::string offered;
-      for (const auto& m : caps.auth) offered += (offered.empty() ? "" : " ") + m;
+      for (const auto& m : caps_.auth) offered += (offered.empty() ? "" : " ") + m;
       co_await say_goodbye();
       fail(errc::auth_not_offered, envoi::step::auth, {},
            "server offers: " + (offered.empty() ? "no AUTH" : offered));
@@ -389,9 +430,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
       // RFC 4616 2: authorization id (empty), user, password, separated by NUL; sent as
       // the initial response (RFC 4954 4), or after a 334 when the server asks for it.
       std::string token;
-      token.reserve(acct.login.size() + password.size() + 2);
+      token.reserve(acct_.login.size() + password.size() + 2);
       token += '\0';
-      token += acct.login;
+      token += acct_.login;
       token += '\0';
       token += password;
       const std::string encoded = mime::base64(token);
@@ -400,7 +441,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
       if (r.code == 334) r = co_await command(encoded, envoi::step::auth);
     } else {
       // LOGIN: the challenges' text varies between servers and is ignored.
-      const std::string user = mime::base64(acct.login);
+      const std::string user = mime::base64(acct_.login);
       const std::string pass = mime::base64(password);
       r = co_await command("AUTH LOGIN", envoi::step::auth);
       if (r.code == 334) r = co_await command(user, envoi::step::auth);
@@ -412,26 +453,59 @@ struct client::impl : std::enable_shared_from_this<impl> {
          std::move(r));
   }
 
-  asio::awaitable<void> transaction(const envelope& env, const std::string& data,
-                                    send_report& report) {
-    // MAIL FROM with the parameters the server understands (RFC 1870, 6152, 6531).
-    std::string mail = "MAIL FROM:<" + env.mail_from + ">";
-    if (caps.size) mail += " SIZE=" + std::to_string(data.size());
-    // Messages rendered by envoi are 7-bit; raw 8-bit data given to a server without
-    // 8BITMIME is still sent as it is, not converted.
-    if (!mime::is_ascii(data) && caps.eight_bit_mime) mail += " BODY=8BITMIME";
-    const bool utf8_envelope = !mime::is_ascii(env.mail_from) ||
-                               std::any_of(env.recipients.begin(), env.recipients.end(),
-                                           [](const std::string& a) { return !mime::is_ascii(a); });
-    if (utf8_envelope && caps.smtputf8) mail += " SMTPUTF8";
-    mail += "\r\n";
+  // MAIL FROM with the parameters the server understands (RFC 1870, 6152, 6531).
+  std::string mail_command(const envelope& env, const data_source& data) const {
+    const bool utf8 = needs_smtputf8(env.mail_from) ||
+                      std::any_of(env.recipients.begin(), env.recipients.end(), needs_smtputf8);
+    if (utf8 && !caps_.smtputf8)
+      fail(errc::smtputf8_not_offered, envoi::step::mail, {},
+           "an address has accented letters before the @ and the server cannot take them");
+    if (caps_.size_limit != 0 && data.size > caps_.size_limit)
+      fail(errc::message_too_large, envoi::step::mail, {},
+           std::to_string(data.size) + " bytes; the server takes at most " +
+               std::to_string(caps_.size_limit));
 
+    std::string mail = "MAIL FROM:<" + env.mail_from + ">";
+    if (caps_.size) mail += " SIZE=" + std::to_string(data.size);
+    // Messages rendered by envoi are 7-bit unless 8-bit was allowed; raw 8-bit data given
+    // to a server without 8BITMIME is still sent as it is, not converted.
+    if (data.eight_bit && caps_.eight_bit_mime) mail += " BODY=8BITMIME";
+    if (utf8) mail += " SMTPUTF8";
+    mail += "\r\n";
+    return mail;
+  }
+
+  // The message, dot-stuffed, in pieces, then the end of data.
+  asio::awaitable<void> write_data(data_source& data) {
+    std::string piece;
+    std::string wire;
+    detail::dot_stuff_state state;
+    for (bool more = true; more;) {
+      piece.clear();
+      try {
+        more = data.next(piece);
+      } catch (const std::exception& e) {
+        // Without the final ".", the server discards what it received.
+        close();
+        fail(errc::local_failure, envoi::step::data, {}, e.what());
+      }
+      detail::dot_stuff(piece, state, wire);
+      if (!more) detail::dot_stuff_finish(state, wire);
+      if (wire.size() >= data_write_size || !more) {
+        co_await write(wire, envoi::step::data);
+        wire.clear();
+      }
+    }
+  }
+
+  asio::awaitable<void> transaction(const envelope& env, data_source& data, send_report& report) {
+    const std::string mail = mail_command(env, data);
     std::string rcpts;
     for (const auto& to : env.recipients) rcpts += "RCPT TO:<" + to + ">\r\n";
 
     smtp::reply mail_reply;
     smtp::reply data_reply;
-    if (caps.pipelining) {
+    if (caps_.pipelining) {
       // RFC 2920: MAIL, every RCPT and DATA in one write, then the replies in order.
       const std::string group = mail + rcpts + "DATA\r\n";
       co_await write(group, envoi::step::mail);
@@ -469,35 +543,32 @@ struct client::impl : std::enable_shared_from_this<impl> {
            std::move(last));
     }
 
-    if (!caps.pipelining) data_reply = co_await command("DATA", envoi::step::data);
+    if (!caps_.pipelining) data_reply = co_await command("DATA", envoi::step::data);
     if (data_reply.code != 354) {
       co_await command("RSET", envoi::step::data);
       refused(envoi::step::data, std::move(data_reply));
     }
 
-    // The message, dot-stuffed, then the end of data.
-    std::string wire;
-    detail::dot_stuff_state state;
-    detail::dot_stuff(data, state, wire);
-    detail::dot_stuff_finish(state, wire);
-    co_await write(wire, envoi::step::data);
+    co_await write_data(data);
     report.final_reply = co_await read_reply(envoi::step::data);
     if (!report.final_reply.positive()) refused(envoi::step::data, report.final_reply);
   }
 
-  asio::awaitable<void> send(envelope env, std::string data, send_report& report) {
-    const bool reused = ready;
-    if (!ready) co_await connect();
+  asio::awaitable<void> send(const envelope& env, data_source& data, send_report& report) {
+    check_envelope(env);
+    const bool reused = ready_;
+    if (!ready_) co_await connect();
+    bool retry = false;
     try {
       co_await transaction(env, data, report);
     } catch (const session_failure& f) {
       // A connection kept from an earlier message may have been closed by the server
       // while idle; that is not this message's fault, so try once on a new connection.
-      const bool lost_while_idle = reused && f.step == envoi::step::mail &&
-                                   f.code == errc::connection_closed && report.recipients.empty();
-      if (!lost_while_idle) throw;
+      retry = reused && f.step == envoi::step::mail && f.code == errc::connection_closed &&
+              report.recipients.empty();
+      if (!retry) throw;
     }
-    if (report.final_reply.empty()) {
+    if (retry) {
       report = {};
       co_await connect();
       co_await transaction(env, data, report);
@@ -522,66 +593,85 @@ client::client(asio::any_io_executor executor, envoi::account acct)
 client::client(envoi::account acct) {
   auto context = std::make_unique<asio::io_context>();
   impl_ = std::make_shared<impl>(context->get_executor(), std::move(acct));
-  impl_->own_context = std::move(context);
+  impl_->own_context_ = std::move(context);
 }
 
 client::~client() {
-  if (impl_) impl_->close();
+  if (!impl_) return;
+  if (impl_->own_context_) {
+    impl_->close();  // nothing else runs that context
+  } else {
+    // An operation may be running on another thread of the executor: close there.
+    asio::post(impl_->executor_, [self = impl_] { self->close(); });
+  }
 }
 client::client(client&&) noexcept = default;
 client& client::operator=(client&&) noexcept = default;
 
 const envoi::account& client::settings() const noexcept {
-  return impl_->acct;
+  return impl_->acct_;
 }
 
-void client::start_send(envelope env, std::string data, send_handler handler) {
-  auto self = impl_;
+void client::start_send(std::shared_ptr<impl> self, envelope env, std::string data,
+                        send_handler handler) {
+  auto text = std::make_shared<std::string>(std::move(data));
+  data_source source;
+  source.size = text->size();
+  source.eight_bit = !mime::is_ascii(*text);
+  source.next = [text, offset = std::size_t{0}](std::string& out) mutable {
+    const auto n = std::min(data_write_size, text->size() - offset);
+    out.append(*text, offset, n);
+    offset += n;
+    return offset < text->size();
+  };
+  start_send(std::move(self), std::move(env), std::move(source), std::move(handler));
+}
+
+void client::start_send(std::shared_ptr<impl> self, envelope env, data_source source,
+                        send_handler handler) {
+  // The user's handler runs on its own associated executor (a strand, say), if it has one.
+  auto handler_executor = asio::get_associated_executor(handler, self->executor_);
   asio::co_spawn(
-      self->executor,
-      [self, env = std::move(env), data = std::move(data)]() mutable
+      self->executor_,
+      [self, env = std::move(env), source = std::move(source)]() mutable
       -> asio::awaitable<std::pair<std::error_code, send_report>> {
         send_report report;
         std::error_code ec;
         try {
-          co_await self->send(std::move(env), std::move(data), report);
+          co_await self->send(env, source, report);
         } catch (const session_failure& f) {
           self->close();
           ec = make_error_code(f.code);
           report.failed_step = f.step;
           report.error_reply = f.reply;
           report.detail = f.detail;
+        } catch (const std::exception& e) {
+          // Whatever else went wrong (memory, say) still reaches the handler.
+          self->close();
+          ec = make_error_code(errc::local_failure);
+          report.detail = e.what();
         }
         co_return std::pair{ec, std::move(report)};
       },
-      [handler = std::move(handler)](std::exception_ptr e,
-                                     std::pair<std::error_code, send_report> result) mutable {
-        if (e) std::rethrow_exception(e);
-        std::move(handler)(result.first, std::move(result.second));
-      });
+      asio::bind_executor(
+          handler_executor,
+          [handler = std::move(handler)](std::exception_ptr,
+                                         std::pair<std::error_code, send_report> result) mutable {
+            std::move(handler)(result.first, std::move(result.second));
+          }));
 }
 
-void client::start_quit(quit_handler handler) {
-  auto self = impl_;
+void client::start_quit(std::shared_ptr<impl> self, quit_handler handler) {
+  auto handler_executor = asio::get_associated_executor(handler, self->executor_);
   asio::co_spawn(
-      self->executor,
+      self->executor_,
       [self]() -> asio::awaitable<void> {
-        if (!self->ready) co_return;
-        // RFC 5321 4.1.1.10: the client may close after QUIT; a reply is not waited long.
-        const auto saved = self->acct.step_timeout;
-        self->acct.step_timeout =
-            std::min<std::chrono::milliseconds>(saved, std::chrono::seconds(5));
-        try {
-          co_await self->command("QUIT", envoi::step::quit);
-        } catch (const session_failure&) {
-        }
-        self->acct.step_timeout = saved;
-        self->close();
+        if (self->ready_) co_await self->say_goodbye();
       },
-      [handler = std::move(handler)](std::exception_ptr e) mutable {
-        if (e) std::rethrow_exception(e);
-        std::move(handler)(std::error_code{});
-      });
+      asio::bind_executor(handler_executor,
+                          [handler = std::move(handler)](std::exception_ptr) mutable {
+                            std::move(handler)(std::error_code{});
+                          }));
 }
 
 send_report client::send(const envelope& env, std::string data) {
@@ -591,13 +681,13 @@ send_report client::send(const envelope& env, std::string data) {
     ec = e;
     report = std::move(r);
   };
-  if (impl_->own_context) {
-    start_send(env, std::move(data), store);
-    impl_->own_context->restart();
-    impl_->own_context->run();
+  if (impl_->own_context_) {
+    start_send(impl_, env, std::move(data), store);
+    impl_->own_context_->restart();
+    impl_->own_context_->run();
   } else {
     std::promise<void> done;
-    start_send(env, std::move(data), [&](std::error_code e, send_report r) {
+    start_send(impl_, env, std::move(data), [&](std::error_code e, send_report r) {
       store(e, std::move(r));
       done.set_value();
     });
@@ -608,13 +698,13 @@ send_report client::send(const envelope& env, std::string data) {
 }
 
 void client::quit() {
-  if (impl_->own_context) {
-    start_quit([](std::error_code) {});
-    impl_->own_context->restart();
-    impl_->own_context->run();
+  if (impl_->own_context_) {
+    start_quit(impl_, [](std::error_code) {});
+    impl_->own_context_->restart();
+    impl_->own_context_->run();
   } else {
     std::promise<void> done;
-    start_quit([&](std::error_code) { done.set_value(); });
+    start_quit(impl_, [&](std::error_code) { done.set_value(); });
     done.get_future().wait();
   }
 }

@@ -152,5 +152,91 @@ TEST(SmtpClient, ExplainsAPlaintextGreetingWhereTlsWasExpected) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
+// A plain-text server that advertises `extensions`, accepts everything, and records the
+// commands it was sent; QUIT is answered unless `answer_quit` is false.
+scripted_peer::script accepting_server(std::string extensions, bool answer_quit = true) {
+  return [extensions, answer_quit](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    for (std::string line; !(line = c.read_line()).empty();) {
+      if (line.rfind("EHLO", 0) == 0) {
+        c.send("250-peer.example.test\r\n" + extensions + "250 ENHANCEDSTATUSCODES\r\n");
+      } else if (line.rfind("DATA", 0) == 0) {
+        c.send("354 go ahead\r\n");
+        c.read_data();
+        c.send("250 2.0.0 Ok: queued as 1\r\n");
+      } else if (line.rfind("QUIT", 0) == 0) {
+        if (answer_quit) c.send("221 2.0.0 Bye\r\n");
+        c.client_closed(std::chrono::seconds(20));
+        return;
+      } else {
+        c.send("250 2.0.0 Ok\r\n");
+      }
+    }
+  };
+}
+
+account plain_account(std::uint16_t port) {
+  auto a = peer_account(port);
+  a.security = security::none;
+  a.login.clear();
+  return a;
+}
+
+TEST(SmtpClient, RefusesEnvelopeAddressesThatCouldAddCommands) {
+  scripted_peer peer(accepting_server(""));
+  client c(plain_account(peer.port()));
+  for (const envelope& bad :
+       {envelope{"sud@example.test\r\nRSET", {"zoe@example.test"}},
+        envelope{"sud@example.test", {"zoe@example.test>\r\nRCPT TO:<spy@example.test"}},
+        envelope{"sud@example.test", {"zoe@example.test> NOTIFY=NEVER"}}}) {
+    const auto e = test::expect_send_error(c, bad, "x", errc::invalid_envelope, step::mail);
+    EXPECT_TRUE(e.is_permanent());
+  }
+  EXPECT_EQ(peer.accepted(), 0) << "no connection is made for a bad envelope";
+}
+
+TEST(SmtpClient, AsksForSmtputf8OnlyForAUtf8LocalPart) {
+  scripted_peer peer(accepting_server("250-SMTPUTF8\r\n250-8BITMIME\r\n"));
+  client c(plain_account(peer.port()));
+  c.send({"sud@example.test", {"zoé@example.test"}}, "Subject: x\r\n\r\nx\r\n");
+  c.send({"sud@example.test", {"zoe@xn--exmple-cua.test"}}, "Subject: x\r\n\r\nx\r\n");
+  c.quit();
+  const auto seen = peer.received();
+  EXPECT_NE(seen.find("MAIL FROM:<sud@example.test> SMTPUTF8\r\nRCPT TO:<zoé@example.test>"),
+            std::string::npos)
+      << seen;
+  EXPECT_NE(seen.find("MAIL FROM:<sud@example.test>\r\nRCPT TO:<zoe@xn--exmple-cua.test>"),
+            std::string::npos)
+      << seen;
+}
+
+TEST(SmtpClient, SendsNothingWhenAUtf8AddressMeetsAServerWithoutSmtputf8) {
+  scripted_peer peer(accepting_server(""));
+  client c(plain_account(peer.port()));
+  test::expect_send_error(c, {"sud@example.test", {"zoé@example.test"}}, "x",
+                          errc::smtputf8_not_offered, step::mail);
+  EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
+}
+
+TEST(SmtpClient, SendsNothingLargerThanTheServersSizeLimit) {
+  scripted_peer peer(accepting_server("250-SIZE 100\r\n"));
+  client c(plain_account(peer.port()));
+  const auto e = test::expect_send_error(c, one_recipient(), std::string(101, 'x'),
+                                         errc::message_too_large, step::mail);
+  EXPECT_TRUE(e.is_permanent());
+  EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
+}
+
+TEST(SmtpClient, DoesNotWaitLongForAQuitThatIsNeverAnswered) {
+  scripted_peer peer(accepting_server("", /*answer_quit=*/false));
+  auto a = plain_account(peer.port());
+  a.step_timeout = std::chrono::seconds(60);
+  client c(a);
+  c.send(one_recipient(), "Subject: x\r\n\r\nx\r\n");
+  const auto started = std::chrono::steady_clock::now();
+  c.quit();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(7));
+}
+
 }  // namespace
 }  // namespace envoi::smtp

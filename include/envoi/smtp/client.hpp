@@ -76,12 +76,14 @@ class client {
   /// at least one recipient was accepted and the server accepted the data; refused
   /// recipients are listed in the report. Errors are in envoi's category (see errc); the
   /// report says which step failed and carries the server's reply. The handler is never
-  /// run inside this call. Cancelling closes the connection.
+  /// run inside this call; it runs on its associated executor if it has one. Asio's
+  /// per-operation cancellation is not supported yet: an operation runs until it ends or a
+  /// step's time limit closes the connection.
   template <typename CompletionToken>
   auto async_send(envelope env, std::string data, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code, send_report)>(
-        [this](auto handler, envelope e, std::string d) {
-          start_send(std::move(e), std::move(d), std::move(handler));
+        [self = impl_](auto handler, envelope e, std::string d) {
+          start_send(self, std::move(e), std::move(d), std::move(handler));
         },
         token, std::move(env), std::move(data));
   }
@@ -92,7 +94,7 @@ class client {
   template <typename CompletionToken>
   auto async_quit(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(
-        [this](auto handler) { start_quit(std::move(handler)); }, token);
+        [self = impl_](auto handler) { start_quit(self, std::move(handler)); }, token);
   }
 
   /// Blocking form of async_send; throws send_error. Must not be called from a thread
@@ -104,10 +106,14 @@ class client {
  private:
   using send_handler = boost::asio::any_completion_handler<void(std::error_code, send_report)>;
   using quit_handler = boost::asio::any_completion_handler<void(std::error_code)>;
-  void start_send(envelope env, std::string data, send_handler handler);
-  void start_quit(quit_handler handler);
-
   struct impl;
+  struct data_source;
+  static void start_send(std::shared_ptr<impl> self, envelope env, std::string data,
+                         send_handler handler);
+  static void start_send(std::shared_ptr<impl> self, envelope env, data_source source,
+                         send_handler handler);
+  static void start_quit(std::shared_ptr<impl> self, quit_handler handler);
+
   // Shared with the operations in flight, so that a timer firing late finds it alive.
   std::shared_ptr<impl> impl_;
 };
