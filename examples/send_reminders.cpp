@@ -1,6 +1,7 @@
 // Sends appointment reminders, one mail per CSV row, each from its site's account; the
 // passwords come from the environment variables the config names. Usage:
 //   send_reminders --config envoi.toml --csv rendez-vous.csv [--attach conseils.pdf]...
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -64,39 +65,28 @@ int main(int argc, char** argv) try {
     if (const auto& copy = site.account.bcc_copy) envelope.recipients.push_back(*copy);
 
     // Send; what counts is the reply to the client's own address, not to the copy's.
-    const auto& to = appt.client.address();
-    const auto data = msg.render();
-    envoi::smtp::send_report report;
-    std::error_code failure;
-    try {
-      report = client.send(envelope, data);
-    } catch (const envoi::smtp::send_error& e) {
-      report = e.report(), failure = e.code();
-    }
-    const envoi::smtp::reply* refusal = nullptr;
-    for (const auto& r : report.recipients)
-      if (r.address == to && !r.reply.positive()) refusal = &r.reply;
-
-    // One line per row: the server's words when it refused, the failed step otherwise.
     std::cout << "line " << appt.line << ": ";
-    if (!refusal && !failure) {
-      std::cout << "accepted " << to << " (" << report.final_reply.to_string() << ")\n";
-      ++accepted;
-    } else if (refusal) {
+    try {
+      const auto report = client.send(envelope, msg.render());
+      const auto mine =
+          std::find_if(report.recipients.begin(), report.recipients.end(),
+                       [&](const auto& r) { return r.address == appt.client.address(); });
+      if (mine != report.recipients.end() && !mine->accepted()) {
+        std::cout << "refused " << mine->address << ": " << mine->reply.to_string() << '\n';
+        ++refused;
+      } else {
+        std::cout << "accepted " << appt.client.address() << " (" << report.final_reply.to_string()
+                  << ")\n";
+        ++accepted;
+      }
+    } catch (const envoi::smtp::send_error& e) {
+      // The error names the step that failed, the server's reply and what it means.
+      std::cout << "not sent " << appt.client.address() << ": " << e.what() << '\n';
       ++refused;
-      std::cout << "refused " << to << ": " << refusal->to_string() << '\n';
-    } else {
-      ++refused;
-      std::string why =
-          std::string(envoi::to_string(report.failed_step)) + ": " + failure.message();
-      if (!report.error_reply.empty()) why += " (" + report.error_reply.to_string() + ")";
-      if (!report.detail.empty()) why += " (" + report.detail + ")";
-      std::cout << "not sent " << to << ": " << why << '\n';
-      if (report.failed_step < envoi::step::mail) {
+      if (e.step() < envoi::step::mail)  // the account itself failed: stop using it
         failed_sites[appt.site] =
             "site " + appt.site + " could not send (line " + std::to_string(appt.line) + ")";
-        if (failure == envoi::errc::secret_unavailable) ++setup;  // a config problem
-      }
+      if (e.code() == envoi::errc::secret_unavailable) ++setup;
     }
   }
 

@@ -1,8 +1,7 @@
 #include <envoi/account.hpp>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <system_error>
@@ -50,7 +49,7 @@ std::string secret_ref::read() const {
 
     case kind::file: {
       std::ifstream in(source_, std::ios::binary);
-      if (!in) fail(describe(), std::string("cannot be opened: ") + std::strerror(errno));
+      if (!in || std::filesystem::is_directory(source_)) fail(describe(), "cannot be opened");
       std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (in.bad()) fail(describe(), "cannot be read");
 

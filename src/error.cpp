@@ -121,6 +121,6 @@ bool is_permanent(std::error_code ec) noexcept {
 }
 
 invalid_input::invalid_input(std::string field, const std::string& reason)
-    : std::invalid_argument(field + ": " + reason), field_(std::move(field)) {}
+    : std::invalid_argument(field + ": " + reason), field_(std::move(field)), reason_(reason) {}
 
 }  // namespace envoi

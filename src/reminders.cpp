@@ -2,8 +2,6 @@
 
 #include <array>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -151,15 +149,6 @@ std::optional<chr::local_seconds> parse_when(std::string_view s) {
   return chr::local_days(date) + chr::hours(h) + chr::minutes(mi) + chr::seconds(sec);
 }
 
-// mailbox and its checks throw invalid_input whose text is "FIELD: REASON"; a row error
-// keeps the two apart.
-std::string reason_of(const invalid_input& e) {
-  std::string_view text = e.what();
-  const auto prefix = e.field() + ": ";
-  if (text.starts_with(prefix)) text.remove_prefix(prefix.size());
-  return std::string(text);
-}
-
 constexpr std::array<std::string_view, 5> columns = {"site", "client_name", "email", "pet_name",
                                                      "appointment"};
 
@@ -191,10 +180,12 @@ row make_row(const record& r, const std::array<std::size_t, 5>& index, std::size
   a.line = r.line;
   a.site = site_id;
   a.pet_name = pet_name;
+  // The address is checked first; then only the name can fail, under its own column.
   try {
-    a.client = mailbox(client_name, mailbox::parse(email, "email").address(), "email");
+    const auto address = mailbox::parse(email, "email").address();
+    a.client = mailbox(client_name, address, "client_name");
   } catch (const invalid_input& e) {
-    return error(e.field(), reason_of(e));
+    return error(e.field(), e.reason());
   }
   if (auto when = parse_when(when_text))
     a.when = *when;

@@ -98,9 +98,12 @@ class invalid_input : public std::invalid_argument {
   invalid_input(std::string field, const std::string& reason);
 
   const std::string& field() const noexcept { return field_; }
+  /// What is wrong, without the field: what() is "FIELD: REASON".
+  const std::string& reason() const noexcept { return reason_; }
 
  private:
   std::string field_;
+  std::string reason_;
 };
 
 }  // namespace envoi

@@ -24,7 +24,7 @@ def main():
     print(out)
     failures = []
     lines = out.splitlines()
-    auth_lines = [l for l in lines if "auth: the server refused the login or password" in l]
+    auth_lines = [l for l in lines if "auth failed" in l and "refused the login or password" in l]
     site_lines = [l for l in lines if "site sud could not send" in l]
     nord_ok = [l for l in lines if ": accepted " in l]
     if result.returncode != 1:

@@ -80,8 +80,10 @@ scripted_peer::scripted_peer(script run, int connections) {
   socklen_t len = sizeof addr;
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listen_fd_, 8) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(listen_fd_);
     throw std::runtime_error("scripted_peer: cannot listen on 127.0.0.1");
+  }
   port_ = ntohs(addr.sin_port);
 
   thread_ = std::thread([this, run = std::move(run), connections] {

@@ -186,6 +186,13 @@ TEST_F(Appointments, ReportsAnInvalidEmailAndGoesOn) {
   EXPECT_EQ(good(rows[3]).client.address(), "b@example.test");
 }
 
+TEST_F(Appointments, ReportsABadClientNameUnderItsOwnColumn) {
+  const auto rows =
+      read(header + std::string("sud,Jean\0Martin,jean@example.test,Rex,2026-12-08T10:45\n", 55));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(bad(rows[0]).field, "client_name") << bad(rows[0]).reason;
+}
+
 TEST_F(Appointments, NamesTheFieldThatIsNotUtf8) {
   // A spreadsheet that saves in Latin-1 writes "Hélène" as H\xe9l\xe8ne.
   const auto rows = read(header +
