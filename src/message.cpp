@@ -1,7 +1,10 @@
 #include <envoi/message.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -14,6 +17,7 @@
 #include <envoi/error.hpp>
 
 #include "mime/encoding.hpp"
+#include "mime/icalendar.hpp"
 
 namespace envoi {
 namespace {
@@ -95,31 +99,16 @@ bool is_media_type(std::string_view s) {
          is_token(s.substr(slash + 1));
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  const auto fail = [&] {
-    throw std::system_error(errno, std::generic_category(),
-                            "cannot read attachment " + path.string());
-  };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) fail();
-  std::string data;
-  char buffer[65536];
-  while (true) {
-    const std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get());
-    data.append(buffer, n);
-    if (n < sizeof buffer) break;
-  }
-  if (std::ferror(file.get())) fail();
-  return data;
-}
-
 std::string attachment_name(const attachment& a) {
   return a.file_name.empty() ? a.path.filename().string() : a.file_name;
 }
 
 // A name most clients show correctly as a plain quoted parameter.
+// A name that needs neither encoding nor folding goes out as a plain quoted parameter. One
+// that looks like an encoded-word does not: `name=` is read as RFC 2047 by the very clients
+// it exists for, so `=?utf-8?q?x?=.pdf` must be encoded to survive.
 bool is_simple_file_name(std::string_view name) {
+  if (name.find("=?") != std::string_view::npos) return false;
   return name.size() <= 60 && std::all_of(name.begin(), name.end(), [](char c) {
            return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
          });
@@ -141,41 +130,354 @@ std::string address_field(std::string_view name, const std::vector<mailbox>& lis
   return std::move(field).finish();
 }
 
-// Content-Type and Content-Disposition with the file name in both forms: RFC 2231
-// `filename*` is the standard, the RFC 2047 `name=` is what Outlook and several webmails
-// read instead (they show "ATT00001.dat" otherwise).
-std::string attachment_headers(const attachment& a, const std::string& name) {
+// Content-Type, Content-Transfer-Encoding, Content-ID and Content-Disposition of an
+// attachment or inline image. The file name goes in both forms: RFC 2231 `filename*` is
+// the standard, the RFC 2047 `name=` is what Outlook and several webmails read instead.
+std::string attachment_headers(const attachment& a, bool is_inline, bool legacy_name) {
+  const std::string name = attachment_name(a);
   const std::string type = a.media_type.empty() ? media_type_for(name) : a.media_type;
   const bool simple = is_simple_file_name(name);
 
   mime::header_folder content_type("Content-Type");
-  content_type.add(type + ";");
-  const std::vector<std::string> name_pieces =
-      simple ? std::vector{mime::quoted_parameter("name", name)}
-             : mime::encoded_word_parameter("name", name);
-  for (const std::string& piece : name_pieces) content_type.add(piece);
+  if (simple) {
+    content_type.add(type + ";");
+    content_type.add(mime::quoted_parameter("name", name));
+  } else if (legacy_name) {
+    content_type.add(type + ";");
+    for (const std::string& piece : mime::encoded_word_parameter("name", name))
+      content_type.add(piece);
+  } else {
+    content_type.add(type);
+  }
 
   mime::header_folder disposition("Content-Disposition");
-  disposition.add("attachment;");
+  disposition.add(is_inline ? "inline;" : "attachment;");
   const std::vector<std::string> file_pieces =
       simple ? std::vector{mime::quoted_parameter("filename", name)}
              : mime::rfc2231_parameter("filename", name);
   for (std::size_t i = 0; i < file_pieces.size(); ++i)
     disposition.add(i + 1 < file_pieces.size() ? file_pieces[i] + ";" : file_pieces[i]);
 
-  return std::move(content_type).finish() + "Content-Transfer-Encoding: base64\r\n" +
-         std::move(disposition).finish();
+  std::string out = std::move(content_type).finish() + "Content-Transfer-Encoding: base64\r\n";
+  // RFC 2392: the HTML refers to the part as cid:ID; the header carries <ID>.
+  if (is_inline) out += "Content-ID: <" + a.content_id + ">\r\n";
+  return out + std::move(disposition).finish();
 }
 
 void check_mailbox(const mailbox& m, const char* field) {
   if (m.address().empty()) throw invalid_input(field, "empty address");
 }
 
+// RFC 5322 3.6.4: id-left "@" id-right, both printable ASCII without specials. Angle
+// brackets around the whole are accepted and dropped.
+std::string checked_message_id(std::string id, const char* field) {
+  if (id.size() >= 2 && id.front() == '<' && id.back() == '>') id = id.substr(1, id.size() - 2);
+  const std::size_t at = id.find('@');
+  const auto is_id_char = [](char c) {
+    return c > 0x20 && c < 0x7F &&
+           std::string_view("<>()\\,;:\"@ ").find(c) == std::string_view::npos;
+  };
+  if (at == std::string::npos || at == 0 || at + 1 == id.size() ||
+      id.find('@', at + 1) != std::string::npos)
+    throw invalid_input(field, "must be of the form id@host");
+  if (!std::all_of(id.begin(), id.begin() + static_cast<std::ptrdiff_t>(at), is_id_char) ||
+      !std::all_of(id.begin() + static_cast<std::ptrdiff_t>(at) + 1, id.end(), is_id_char))
+    throw invalid_input(field, "holds a character not allowed in a Message-ID");
+  if (id.size() > 250) throw invalid_input(field, "longer than 250 characters");
+  return id;
+}
+
+void check_attachment(const attachment& a, const char* field) {
+  if (a.data) {
+    if (a.file_name.empty())
+      throw invalid_input(field, "an attachment made in memory needs a file name");
+  } else {
+    if (a.path.empty()) throw invalid_input(field, "no file given");
+    if (attachment_name(a).empty())
+      throw invalid_input(field, "the path " + a.path.string() + " names no file");
+  }
+  const std::string name = attachment_name(a);
+  if (mime::has_cr_lf_or_nul(name))
+    throw invalid_input(field, "the file name contains a line break or a NUL character");
+  if (!mime::is_valid_utf8(name)) throw invalid_input(field, "the file name is not valid UTF-8");
+  if (!a.media_type.empty() && !is_media_type(a.media_type))
+    throw invalid_input(field, "media type \"" + a.media_type + "\" is not type/subtype");
+}
+
+// RFC 5545 3.3.11: TEXT holds no control character but tab; line ends are escaped.
+void check_calendar_text(std::string_view text, const char* what) {
+  if (!mime::is_valid_utf8(text))
+    throw invalid_input("calendar_event", std::string(what) + " is not valid UTF-8");
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t' && c != '\r' && c != '\n') || u == 0x7F)
+      throw invalid_input("calendar_event", std::string(what) + " holds a control character");
+  }
+}
+
+// The headers envoi writes itself; a caller's header of the same name would duplicate or
+// contradict them (RFC 5322 3.6 allows most of them once only).
+bool is_reserved_header(std::string_view name) {
+  static constexpr std::string_view reserved[] = {
+      "date",       "from",         "sender",      "reply-to",   "to",
+      "cc",         "bcc",          "subject",     "message-id", "in-reply-to",
+      "references", "mime-version", "return-path", "received"};
+  const std::string low = lower(std::string(name));
+  if (low.starts_with("content-")) return true;
+  return std::find(std::begin(reserved), std::end(reserved), low) != std::end(reserved);
+}
+
+std::string random_boundary() {
+  return "=_envoi_" + random_hex(12);
+}
+
+// One MIME entity of the message being rendered: a leaf whose body is text encoded up
+// front or an attachment base64-encoded while streaming, or a multipart.
+struct part {
+  std::string headers;
+  std::string body;
+  const attachment* binary = nullptr;
+  std::uint64_t binary_size = 0;
+  std::string multipart;
+  std::string multipart_parameters;
+  std::vector<part> children;
+  std::string boundary;
+};
+
+part text_part(std::string_view subtype, std::string_view text, const render_options& options,
+               bool& uses_8bit, std::string_view extra_parameters = {}) {
+  const mime::transfer_encoding cte = mime::choose_transfer_encoding(text, options.allow_8bit);
+  uses_8bit = uses_8bit || cte == mime::transfer_encoding::eight_bit;
+  part p;
+  p.headers = "Content-Type: text/" + std::string(subtype) + "; charset=utf-8" +
+              std::string(extra_parameters) +
+              "\r\nContent-Transfer-Encoding: " + std::string(mime::to_string(cte)) + "\r\n";
+  p.body = mime::encode_text(text, cte);
+  return p;
+}
+
+// Opens the attachment's file once to learn its size, so that the message's size is known
+// before a byte of it is read.
+std::uint64_t size_on_disk(const std::filesystem::path& path) {
+  const auto fail = [&](int error) {
+    throw std::system_error(error, std::generic_category(),
+                            "cannot read attachment " + path.string());
+  };
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) fail(errno);
+  struct stat st {};
+  if (::fstat(::fileno(file.get()), &st) != 0) fail(errno);
+  if (S_ISDIR(st.st_mode)) fail(EISDIR);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+part binary_part(const attachment& a, bool is_inline, bool legacy_name) {
+  part p;
+  p.headers = attachment_headers(a, is_inline, legacy_name);
+  p.binary = &a;
+  p.binary_size = a.data ? a.data->size() : size_on_disk(a.path);
+  return p;
+}
+
+part multipart(std::string subtype, std::vector<part> children, std::string parameters = {}) {
+  part p;
+  p.multipart = std::move(subtype);
+  p.multipart_parameters = std::move(parameters);
+  p.children = std::move(children);
+  return p;
+}
+
+// RFC 2046 5.1.1: a boundary must occur in no encapsulated part. Base64 and
+// quoted-printable never hold "=_", so only 7bit and 8bit text and headers are searched.
+bool occurs_in(const part& p, std::string_view needle) {
+  if (p.headers.find(needle) != std::string::npos || p.body.find(needle) != std::string::npos)
+    return true;
+  return std::any_of(p.children.begin(), p.children.end(),
+                     [&](const part& c) { return occurs_in(c, needle); });
+}
+
+void assign_boundaries(part& p, const part& root) {
+  if (p.multipart.empty()) return;
+  do {
+    p.boundary = random_boundary();
+  } while (occurs_in(root, p.boundary));
+  mime::header_folder content_type("Content-Type");
+  content_type.add("multipart/" + p.multipart + ";");
+  if (!p.multipart_parameters.empty()) content_type.add(p.multipart_parameters + ";");
+  content_type.add("boundary=\"" + p.boundary + "\"");
+  p.headers = std::move(content_type).finish();
+  for (part& c : p.children) assign_boundaries(c, root);
+}
+
 }  // namespace
+
+// The message as a list of segments: text kept as it will be sent, and attachments that
+// are base64-encoded while streaming, from their file or from the message's memory.
+struct rendered_message::state {
+  struct segment {
+    std::string text;
+    const attachment* binary = nullptr;
+    std::uint64_t binary_size = 0;
+  };
+
+  void add_text(std::string_view s) {
+    if (s.empty()) return;
+    if (segments.empty() || segments.back().binary != nullptr) segments.emplace_back();
+    segments.back().text += s;
+    size += s.size();
+  }
+
+  void add_binary(const attachment& a, std::uint64_t n) {
+    segments.push_back({{}, &a, n});
+    size += mime::base64_lines_size(n);
+  }
+
+  void add(const part& p, bool top) {
+    add_text(p.headers);
+    add_text("\r\n");
+    if (!p.multipart.empty()) {
+      for (const part& c : p.children) {
+        add_text("--" + p.boundary + "\r\n");
+        add(c, false);
+      }
+      add_text("--" + p.boundary + "--\r\n");
+    } else if (p.binary != nullptr) {
+      // The last base64 line's CRLF is the one RFC 2046 5.1.1 puts before the next
+      // boundary line.
+      add_binary(*p.binary, p.binary_size);
+    } else {
+      add_text(p.body);
+      // Inside a multipart the CRLF before the boundary belongs to the boundary, so one is
+      // always added; alone, the body only needs to end with a line end.
+      if (!top || (!p.body.empty() && !p.body.ends_with("\r\n"))) add_text("\r\n");
+    }
+  }
+
+  void fail(int error, const std::string& what) const {
+    throw std::system_error(error, std::generic_category(), what);
+  }
+
+  void open_file(const attachment& a, std::uint64_t expected) {
+    file.reset(std::fopen(a.path.c_str(), "rb"));
+    if (!file) fail(errno, "cannot read attachment " + a.path.string());
+    struct stat st {};
+    if (::fstat(::fileno(file.get()), &st) != 0)
+      fail(errno, "cannot read attachment " + a.path.string());
+    if (static_cast<std::uint64_t>(st.st_size) != expected) changed_size(a, expected);
+  }
+
+  [[noreturn]] void changed_size(const attachment& a, std::uint64_t expected) const {
+    throw std::system_error(std::make_error_code(std::errc::io_error),
+                            "attachment " + a.path.string() +
+                                " changed size while the message was being sent (" +
+                                std::to_string(expected) + " octets expected)");
+  }
+
+  // Appends base64 lines for at most `max_bytes` more bytes of the current attachment.
+  void append_binary(std::string& out, const segment& seg, std::uint64_t max_bytes) {
+    const std::uint64_t n = std::min(max_bytes, seg.binary_size - offset);
+    if (seg.binary->data) {
+      mime::append_base64_lines(out, std::string_view(*seg.binary->data).substr(offset, n));
+      offset += n;
+      return;
+    }
+    if (!file) open_file(*seg.binary, seg.binary_size);
+    buffer.resize(n);
+    if (n > 0 && std::fread(buffer.data(), 1, n, file.get()) != n) {
+      if (std::ferror(file.get()))
+        fail(errno, "cannot read attachment " + seg.binary->path.string());
+      changed_size(*seg.binary, seg.binary_size);
+    }
+    mime::append_base64_lines(out, std::string_view(buffer.data(), n));
+    offset += n;
+    if (offset == seg.binary_size) {
+      // A file that grew would be sent cut short while size() promised otherwise.
+      if (std::fgetc(file.get()) != EOF) changed_size(*seg.binary, seg.binary_size);
+      file.reset();
+    }
+  }
+
+  std::vector<segment> segments;
+  std::uint64_t size = 0;
+  bool uses_8bit = false;
+  bool needs_smtputf8 = false;
+
+  std::size_t index = 0;
+  std::uint64_t offset = 0;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{nullptr, &std::fclose};
+  std::vector<char> buffer;
+};
+
+rendered_message::rendered_message(std::unique_ptr<state> s) noexcept : state_(std::move(s)) {}
+rendered_message::rendered_message(rendered_message&&) noexcept = default;
+rendered_message& rendered_message::operator=(rendered_message&&) noexcept = default;
+rendered_message::~rendered_message() = default;
+
+std::uint64_t rendered_message::size() const noexcept {
+  return state_ ? state_->size : 0;
+}
+
+bool rendered_message::uses_8bit() const noexcept {
+  return state_ && state_->uses_8bit;
+}
+
+bool rendered_message::needs_smtputf8() const noexcept {
+  return state_ && state_->needs_smtputf8;
+}
+
+bool rendered_message::next(std::string& out) {
+  if (!state_) return false;
+  state& s = *state_;
+  const std::size_t start = out.size();
+  while (s.index < s.segments.size()) {
+    const std::size_t room = max_chunk - (out.size() - start);
+    const state::segment& seg = s.segments[s.index];
+    if (seg.binary == nullptr) {
+      const std::size_t n = std::min<std::size_t>(room, seg.text.size() - s.offset);
+      if (n == 0) break;
+      out.append(seg.text, s.offset, n);
+      s.offset += n;
+      if (s.offset < seg.text.size()) break;
+    } else {
+      // RFC 2045 6.8: whole 57-byte groups, so every line but the last is 76 characters
+      // whatever the chunk boundaries.
+      constexpr std::size_t line = 78;
+      if (room < line) break;
+      s.append_binary(out, seg, room / line * 57);
+      if (s.offset < seg.binary_size || s.file) break;
+    }
+    ++s.index;
+    s.offset = 0;
+  }
+  return out.size() > start;
+}
+
+attachment attachment::from_file(std::filesystem::path path, std::string file_name,
+                                 std::string media_type) {
+  return {std::move(path), std::move(file_name), std::move(media_type), std::nullopt, {}};
+}
+
+attachment attachment::from_memory(std::string bytes, std::string file_name,
+                                   std::string media_type) {
+  return {{}, std::move(file_name), std::move(media_type), std::move(bytes), {}};
+}
 
 message& message::from(mailbox m) {
   check_mailbox(m, "from");
   from_ = std::move(m);
+  return *this;
+}
+
+message& message::sender(mailbox m) {
+  check_mailbox(m, "sender");
+  sender_ = std::move(m);
+  return *this;
+}
+
+message& message::add_reply_to(mailbox m) {
+  check_mailbox(m, "reply_to");
+  reply_to_.push_back(std::move(m));
   return *this;
 }
 
@@ -215,18 +517,64 @@ message& message::text(std::string body) {
   return *this;
 }
 
+message& message::html(std::string body) {
+  if (!mime::is_valid_utf8(body)) throw invalid_input("html", "is not valid UTF-8");
+  html_ = std::move(body);
+  return *this;
+}
+
 message& message::attach(attachment a) {
-  if (a.path.empty()) throw invalid_input("attachment", "no file given");
-  const std::string name = attachment_name(a);
-  if (name.empty())
-    throw invalid_input("attachment", "the path " + a.path.string() + " names no file");
-  if (mime::has_cr_lf_or_nul(name))
-    throw invalid_input("attachment", "the file name contains a line break or a NUL character");
-  if (!mime::is_valid_utf8(name))
-    throw invalid_input("attachment", "the file name is not valid UTF-8");
-  if (!a.media_type.empty() && !is_media_type(a.media_type))
-    throw invalid_input("attachment", "media type \"" + a.media_type + "\" is not type/subtype");
+  check_attachment(a, "attachment");
   attachments_.push_back(std::move(a));
+  return *this;
+}
+
+std::string message::add_inline(attachment a) {
+  check_attachment(a, "inline");
+  if (a.content_id.empty()) {
+    a.content_id = random_hex(16) + "@envoi.invalid";
+  } else {
+    // RFC 2392: a Content-ID has the form of a Message-ID.
+    a.content_id = checked_message_id(std::move(a.content_id), "content_id");
+  }
+  for (const attachment& other : inline_) {
+    if (other.content_id == a.content_id)
+      throw invalid_input("content_id", "\"" + a.content_id + "\" is already used");
+  }
+  inline_.push_back(std::move(a));
+  return inline_.back().content_id;
+}
+
+message& message::attach_calendar_event(calendar_event e) {
+  if (e.end <= e.start) throw invalid_input("calendar_event", "the end is not after the start");
+  if (!e.time_zone.empty()) {
+    // IANA names: letters, digits and "/_+-"; anything else could break the TZID parameter.
+    const bool plain = std::all_of(e.time_zone.begin(), e.time_zone.end(), [](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '/' || c == '_' || c == '+' || c == '-';
+    });
+    if (!plain || e.time_zone.size() > 64)
+      throw invalid_input("calendar_event", "time zone \"" + e.time_zone + "\" is not a zone name");
+  }
+  if (e.utc_offset <= std::chrono::hours(-24) || e.utc_offset >= std::chrono::hours(24))
+    throw invalid_input("calendar_event", "the UTC offset is not within a day");
+  check_calendar_text(e.summary, "the summary");
+  check_calendar_text(e.location, "the location");
+  check_calendar_text(e.description, "the description");
+  check_calendar_text(e.uid, "the UID");
+  if (e.uid.find_first_of("\r\n") != std::string::npos)
+    throw invalid_input("calendar_event", "the UID contains a line break");
+  if (e.uid.empty()) {
+    // RFC 5545 3.8.4.7: unique worldwide; kept so that a resent invitation updates the
+    // same event instead of adding a second one.
+    e.uid = random_hex(16) + "@envoi.invalid";
+  }
+  calendar_ = std::move(e);
+  return *this;
+}
+
+message& message::legacy_name_parameter(bool on) noexcept {
+  legacy_name_parameter_ = on;
   return *this;
 }
 
@@ -236,22 +584,37 @@ message& message::date(std::chrono::system_clock::time_point t) {
 }
 
 message& message::message_id(std::string id) {
-  if (id.size() >= 2 && id.front() == '<' && id.back() == '>') id = id.substr(1, id.size() - 2);
+  message_id_ = checked_message_id(std::move(id), "message_id");
+  return *this;
+}
 
-  // RFC 5322 3.6.4: id-left "@" id-right, both printable ASCII without specials.
-  const std::size_t at = id.find('@');
-  const auto is_id_char = [](char c) {
-    return c > 0x20 && c < 0x7F &&
-           std::string_view("<>()\\,;:\"@ ").find(c) == std::string_view::npos;
-  };
-  if (at == std::string::npos || at == 0 || at + 1 == id.size() ||
-      id.find('@', at + 1) != std::string::npos)
-    throw invalid_input("message_id", "must be of the form id@host");
-  if (!std::all_of(id.begin(), id.begin() + static_cast<std::ptrdiff_t>(at), is_id_char) ||
-      !std::all_of(id.begin() + static_cast<std::ptrdiff_t>(at) + 1, id.end(), is_id_char))
-    throw invalid_input("message_id", "holds a character not allowed in a Message-ID");
-  if (id.size() > 250) throw invalid_input("message_id", "longer than 250 characters");
-  message_id_ = std::move(id);
+message& message::in_reply_to(std::string id) {
+  in_reply_to_ = checked_message_id(std::move(id), "in_reply_to");
+  return *this;
+}
+
+message& message::add_reference(std::string id) {
+  references_.push_back(checked_message_id(std::move(id), "references"));
+  return *this;
+}
+
+message& message::add_header(std::string name, std::string value) {
+  // RFC 5322 3.6.8: a field name is printable ASCII but ':'. The length limit keeps the
+  // name and the start of its value within one line.
+  const bool valid_name = !name.empty() && name.size() <= 76 &&
+                          std::all_of(name.begin(), name.end(),
+                                      [](char c) { return c > 0x20 && c < 0x7F && c != ':'; });
+  if (!valid_name) throw invalid_input("header", "\"" + name + "\" is not a header field name");
+  if (is_reserved_header(name))
+    throw invalid_input(name, "is written by envoi itself and cannot be added");
+  // RFC 5322 2.2: the value becomes one unstructured field; a line break in it would start
+  // a header of the caller's choosing.
+  if (value.find_first_of("\r\n") != std::string::npos)
+    throw invalid_input(name, "the value contains a line break");
+  if (value.find('\0') != std::string::npos)
+    throw invalid_input(name, "the value contains a NUL character");
+  if (!mime::is_valid_utf8(value)) throw invalid_input(name, "the value is not valid UTF-8");
+  headers_.emplace_back(std::move(name), std::move(value));
   return *this;
 }
 
@@ -280,52 +643,100 @@ envelope message::make_envelope() const {
   return e;
 }
 
-std::string message::render() const {
+rendered_message message::render_stream(const render_options& options) const& {
   make_envelope();
+  auto s = std::make_unique<rendered_message::state>();
 
-  // The whole message, attachments included, is built in one string: a 10 MB attachment
-  // costs about 14 MB of memory until rendering streams the files in 57-byte groups.
-  std::string out = "Date: " + format_date(date_.value_or(std::chrono::system_clock::now())) +
-                    "\r\nMessage-ID: <" + message_id() + ">\r\n";
-  out += address_field("From", {*from_});
+  // The message's own header fields, in the order of RFC 5322 3.6.
+  std::string headers = "Date: " + format_date(date_.value_or(std::chrono::system_clock::now())) +
+                        "\r\nMessage-ID: <" + message_id() + ">\r\n";
+  headers += address_field("From", {*from_});
+  if (sender_) headers += address_field("Sender", {*sender_});
+  if (!reply_to_.empty()) headers += address_field("Reply-To", reply_to_);
   // RFC 5322 3.6.3: Bcc is left out of the header entirely (the first method). A message
   // with blind recipients only gets an empty group, which some servers want in To.
   if (!to_.empty()) {
-    out += address_field("To", to_);
+    headers += address_field("To", to_);
   } else if (cc_.empty()) {
-    out += "To: undisclosed-recipients:;\r\n";
+    headers += "To: undisclosed-recipients:;\r\n";
   }
-  if (!cc_.empty()) out += address_field("Cc", cc_);
-  if (!subject_.empty()) out += mime::unstructured_field("Subject", subject_);
-  out += "MIME-Version: 1.0\r\n";
-
-  const mime::transfer_encoding cte = mime::choose_transfer_encoding(text_);
-  std::string body = cte == mime::transfer_encoding::seven_bit ? mime::to_crlf(text_)
-                                                               : mime::quoted_printable(text_);
-  const std::string text_headers =
-      "Content-Type: text/plain; charset=utf-8\r\n"
-      "Content-Transfer-Encoding: " +
-      std::string(mime::to_string(cte)) + "\r\n";
-  if (attachments_.empty()) {
-    out += text_headers + "\r\n" + body;
-    if (!body.empty() && !body.ends_with("\r\n")) out += "\r\n";
-    return out;
+  if (!cc_.empty()) headers += address_field("Cc", cc_);
+  if (!subject_.empty()) headers += mime::unstructured_field("Subject", subject_);
+  if (!in_reply_to_.empty()) headers += "In-Reply-To: <" + in_reply_to_ + ">\r\n";
+  if (!references_.empty()) {
+    mime::header_folder field("References");
+    for (const std::string& id : references_) field.add("<" + id + ">");
+    headers += std::move(field).finish();
   }
+  for (const auto& [name, value] : headers_) headers += mime::unstructured_field(name, value);
+  headers += "MIME-Version: 1.0\r\n";
 
-  // RFC 2046 5.1.1: the boundary must not occur in any part. "=_" never appears in base64
-  // or quoted-printable output, so only a 7bit text part can hold it.
-  std::string boundary;
-  do {
-    boundary = "=_envoi_" + random_hex(12);
-  } while (body.find("--" + boundary) != std::string::npos);
-
-  out += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
-  out += "--" + boundary + "\r\n" + text_headers + "\r\n" + body + "\r\n";
-  for (const attachment& a : attachments_) {
-    out += "--" + boundary + "\r\n" + attachment_headers(a, attachment_name(a)) + "\r\n";
-    mime::append_base64_lines(out, read_file(a.path));
+  // RFC 6531 3.4: only a UTF-8 local part needs SMTPUTF8; display names are encoded-words.
+  for (const auto* list : {&to_, &cc_, &bcc_, &reply_to_}) {
+    for (const mailbox& m : *list) s->needs_smtputf8 |= !mime::is_ascii(m.local_part());
   }
-  out += "--" + boundary + "--\r\n";
+  s->needs_smtputf8 |= !mime::is_ascii(from_->local_part());
+  if (sender_) s->needs_smtputf8 |= !mime::is_ascii(sender_->local_part());
+
+  // The body: text and HTML as alternatives (RFC 2046 5.1.4, plainest first), the HTML
+  // with its images in multipart/related (RFC 2387), attachments in multipart/mixed.
+  std::vector<part> alternatives;
+  if (!html_ || !text_.empty())
+    alternatives.push_back(text_part("plain", text_, options, s->uses_8bit));
+  if (html_) {
+    part html = text_part("html", *html_, options, s->uses_8bit);
+    if (inline_.empty()) {
+      alternatives.push_back(std::move(html));
+    } else {
+      std::vector<part> related;
+      related.push_back(std::move(html));
+      for (const attachment& a : inline_)
+        related.push_back(binary_part(a, true, legacy_name_parameter_));
+      alternatives.push_back(multipart("related", std::move(related), "type=\"text/html\""));
+    }
+  }
+  if (calendar_) {
+    // RFC 6047 2.4: the invitation is the last alternative, where calendar clients look.
+    const calendar_event& e = *calendar_;
+    std::vector<mailbox> attendees = e.attendees;
+    if (attendees.empty()) {
+      attendees = to_;
+      attendees.insert(attendees.end(), cc_.begin(), cc_.end());
+    }
+    const std::string ics = mime::icalendar_request(
+        e, e.organizer.address().empty() ? *from_ : e.organizer, attendees,
+        e.stamp.value_or(
+            std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())));
+    alternatives.push_back(text_part("calendar", ics, options, s->uses_8bit, "; method=REQUEST"));
+  }
+  part body = alternatives.size() == 1 ? std::move(alternatives.front())
+                                       : multipart("alternative", std::move(alternatives));
+
+  std::vector<part> mixed;
+  for (const attachment& a : attachments_)
+    mixed.push_back(binary_part(a, false, legacy_name_parameter_));
+  // Images without an HTML body to show them still reach the recipient, as inline parts.
+  if (!html_) {
+    for (const attachment& a : inline_)
+      mixed.push_back(binary_part(a, true, legacy_name_parameter_));
+  }
+  if (!mixed.empty()) {
+    mixed.insert(mixed.begin(), std::move(body));
+    body = multipart("mixed", std::move(mixed));
+  }
+  assign_boundaries(body, body);
+
+  s->add_text(headers);
+  s->add(body, true);
+  return rendered_message(std::move(s));
+}
+
+std::string message::render(const render_options& options) const {
+  rendered_message stream = render_stream(options);
+  std::string out;
+  out.reserve(static_cast<std::size_t>(stream.size()));
+  while (stream.next(out)) {
+  }
   return out;
 }
 

@@ -235,23 +235,45 @@ std::string quoted_printable(std::string_view text) {
   return out;
 }
 
-transfer_encoding choose_transfer_encoding(std::string_view text) {
+transfer_encoding choose_transfer_encoding(std::string_view text, bool allow_8bit) {
   std::size_t line_length = 0;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
+  std::size_t longest = 0;
+  bool eight_bit = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
     if (c == '\r' || c == '\n') {
       line_length = 0;
       continue;
     }
-    // RFC 5322 2.1.1: 78 characters per line is the recommended limit.
-    if (++line_length > 78 || c >= 0x7F || (c < 0x20 && c != '\t'))
-      return transfer_encoding::quoted_printable;
+    // RFC 2045 2.7 and 2.8: neither 7bit nor 8bit data holds NUL, and other control
+    // characters are left to quoted-printable, which shows them as =XX.
+    if (c < 0x20 && c != '\t') return transfer_encoding::quoted_printable;
+    if (c == 0x7F) return transfer_encoding::quoted_printable;
+    eight_bit = eight_bit || c >= 0x80;
+    longest = std::max(longest, ++line_length);
   }
-  return transfer_encoding::seven_bit;
+  // RFC 5322 2.1.1: 78 characters per line is the recommended limit for 7bit.
+  if (!eight_bit && longest <= 78) return transfer_encoding::seven_bit;
+  // RFC 6152 and RFC 2045 2.8: 8bit lines are at most 998 octets, CRLF excluded.
+  if (eight_bit && allow_8bit && longest <= max_line && is_valid_utf8(text))
+    return transfer_encoding::eight_bit;
+  return transfer_encoding::quoted_printable;
 }
 
 std::string_view to_string(transfer_encoding e) noexcept {
-  return e == transfer_encoding::seven_bit ? "7bit" : "quoted-printable";
+  switch (e) {
+    case transfer_encoding::seven_bit:
+      return "7bit";
+    case transfer_encoding::eight_bit:
+      return "8bit";
+    case transfer_encoding::quoted_printable:
+      break;
+  }
+  return "quoted-printable";
+}
+
+std::string encode_text(std::string_view text, transfer_encoding e) {
+  return e == transfer_encoding::quoted_printable ? quoted_printable(text) : to_crlf(text);
 }
 
 std::vector<std::string> encoded_words(std::string_view utf8, std::size_t max_length,
@@ -448,7 +470,8 @@ std::vector<std::string> rfc2231_parameter(std::string_view attribute, std::stri
 std::vector<std::string> encoded_word_parameter(std::string_view attribute, std::string_view utf8) {
   // The first piece carries `attribute="` and the last `";`, so words are kept short.
   const std::size_t word_width = fold_width - 4 - attribute.size() - 2;
-  std::vector<std::string> pieces = encoded_words(utf8, std::min(word_width, max_encoded_word));
+  const std::size_t width = std::min(word_width, max_encoded_word);
+  std::vector<std::string> pieces = encoded_words(utf8, width, width);
   if (pieces.empty()) pieces.emplace_back();
   pieces.front().insert(0, std::string(attribute) + "=\"");
   pieces.back() += '"';

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,14 +44,26 @@ void append_base64_lines(std::string& out, std::string_view data);
 /// only when `text` ended with a line end.
 std::string quoted_printable(std::string_view text);
 
-enum class transfer_encoding { seven_bit, quoted_printable };
+enum class transfer_encoding { seven_bit, eight_bit, quoted_printable };
 
 /// 7bit when `text` is ASCII without control characters and every line fits in 78
-/// characters; quoted-printable otherwise.
-transfer_encoding choose_transfer_encoding(std::string_view text);
+/// characters; 8bit when `allow_8bit`, `text` is valid UTF-8 with some non-ASCII character,
+/// no control character and no line over 998 octets; quoted-printable otherwise.
+transfer_encoding choose_transfer_encoding(std::string_view text, bool allow_8bit = false);
 
 /// The name of the encoding for Content-Transfer-Encoding.
 std::string_view to_string(transfer_encoding e) noexcept;
+
+/// The body of a text part as sent: `text` with CRLF line ends for 7bit and 8bit, its
+/// quoted-printable form otherwise.
+std::string encode_text(std::string_view text, transfer_encoding e);
+
+/// The length of append_base64_lines' output for `size` input bytes: 76-character lines
+/// for every 57 bytes, each with its CRLF.
+constexpr std::uint64_t base64_lines_size(std::uint64_t size) noexcept {
+  const std::uint64_t rest = size % 57;
+  return size / 57 * 78 + (rest == 0 ? 0 : (rest + 2) / 3 * 4 + 2);
+}
 
 /// `utf8` as a sequence of encoded-words in charset utf-8, Q or B, whichever is much
 /// shorter, each at most `max_length` characters and holding whole characters only, so
@@ -70,8 +83,10 @@ struct header_word {
 
 /// An unstructured value (Subject) as words ready for folding. Plain ASCII words stay as
 /// they are; a run of words that need encoding becomes encoded-words covering whole words
-/// (RFC 2047 5 (1)), with the spaces inside the run encoded.
-std::vector<header_word> unstructured_words(std::string_view utf8);
+/// (RFC 2047 5 (1)), with the spaces inside the run encoded. The first word is at most
+/// `first_width` long when it can be.
+std::vector<header_word> unstructured_words(std::string_view utf8,
+                                            std::size_t first_width = max_encoded_word);
 
 /// A display name as phrase words (RFC 5322 3.2.5) to be joined by spaces: atoms when it
 /// is plain, one quoted-string when it holds specials, encoded-words when it holds

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <regex>
 #include <string>
@@ -19,6 +20,8 @@
 #include <gtest/gtest.h>
 
 #include <envoi/error.hpp>
+
+#include "mime/icalendar.hpp"
 
 namespace fs = std::filesystem;
 using envoi::attachment;
@@ -37,7 +40,7 @@ std::string body_of(const std::string& m) {
 }
 
 // The checks of the corpus' message lint that need no parser.
-void expect_wire_form(const std::string& m) {
+void expect_wire_form(const std::string& m, bool utf8_headers = false) {
   for (std::size_t i = 0; i < m.size(); ++i) {
     if (m[i] == '\r') ASSERT_TRUE(i + 1 < m.size() && m[i + 1] == '\n') << "bare CR at " << i;
     if (m[i] == '\n') ASSERT_TRUE(i > 0 && m[i - 1] == '\r') << "bare LF at " << i;
@@ -49,6 +52,7 @@ void expect_wire_form(const std::string& m) {
     EXPECT_LE(eol - start, 998u) << "line at " << start;
     start = eol + 2;
   }
+  if (utf8_headers) return;
   for (char c : header_block(m)) ASSERT_LT(static_cast<unsigned char>(c), 0x80) << "8-bit header";
 }
 
@@ -110,6 +114,79 @@ std::string json_mailboxes(const std::vector<mailbox>& list) {
   return out + "]";
 }
 
+std::string bytes_of(const attachment& a) {
+  if (a.data) return *a.data;
+  std::ifstream in(a.path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The expected MIME tree of a message, as JSON for tree_script: a multipart with its
+// parts, a text leaf with its decoded text, a binary leaf with its bytes' hash.
+std::string multipart_json(const std::string& subtype, const std::vector<std::string>& parts) {
+  std::string out = "{\"type\": \"multipart/" + subtype + "\", \"parts\": [";
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out + "]}";
+}
+
+std::string text_json(const std::string& type, const std::string& text, const std::string& cte) {
+  return "{\"type\": " + json_string(type) + ", \"text\": " + json_string(text) +
+         ", \"cte\": " + json_string(cte) + "}";
+}
+
+std::string binary_json(const std::string& type, const attachment& a,
+                        const std::string& disposition) {
+  std::string out = "{\"type\": " + json_string(type) +
+                    ", \"sha256\": " + json_string(sha256_hex(bytes_of(a))) +
+                    ", \"cte\": \"base64\", \"disposition\": " + json_string(disposition);
+  if (!a.content_id.empty()) out += ", \"cid\": " + json_string("<" + a.content_id + ">");
+  return out + "}";
+}
+
+// Reads a message with Python's email package and compares its MIME tree with the
+// expected one; text is compared with every line end written as "\n", and a single-part
+// body may have one more final line end than expected.
+constexpr std::string_view tree_script = R"py(
+import email, email.policy, hashlib, json, sys
+from email.parser import BytesParser
+msg = BytesParser(policy=email.policy.default).parsebytes(open(sys.argv[1], "rb").read())
+want = json.load(open(sys.argv[2], encoding="utf-8"))
+problems = []
+def norm(t):
+    return t.replace("\r\n", "\n").replace("\r", "\n")
+def walk(part, want, where):
+    if part.get_content_type() != want["type"]:
+        problems.append(f"{where}: {part.get_content_type()} instead of {want['type']}")
+        return
+    for d in part.defects:
+        problems.append(f"{where}: parser defect {d!r}")
+    if "parts" in want:
+        parts = list(part.iter_parts())
+        if len(parts) != len(want["parts"]):
+            problems.append(f"{where}: {len(parts)} parts instead of {len(want['parts'])}")
+        for i, (p, w) in enumerate(zip(parts, want["parts"])):
+            walk(p, w, f"{where}.{i + 1}")
+        return
+    cte = part.get("Content-Transfer-Encoding", "7bit").strip().lower()
+    if "cte" in want and cte != want["cte"]:
+        problems.append(f"{where}: transfer encoding {cte} instead of {want['cte']}")
+    if "text" in want:
+        got, exp = norm(part.get_content()), norm(want["text"])
+        if got != exp and got != exp + "\n":
+            problems.append(f"{where}: text {got!r} instead of {exp!r}")
+    if "sha256" in want:
+        data = part.get_payload(decode=True) or b""
+        if hashlib.sha256(data).hexdigest() != want["sha256"]:
+            problems.append(f"{where}: bytes differ ({len(data)} octets)")
+    if "cid" in want and str(part.get("Content-ID", "")).strip() != want["cid"]:
+        problems.append(f"{where}: Content-ID {part.get('Content-ID')!r} instead of {want['cid']}")
+    if "disposition" in want and part.get_content_disposition() != want["disposition"]:
+        problems.append(f"{where}: disposition {part.get_content_disposition()}")
+walk(msg, want, "message")
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+)py";
+
 // Writes files in a directory of its own, removed at the end of the test.
 class RenderedMessage : public ::testing::Test {
  protected:
@@ -128,44 +205,67 @@ class RenderedMessage : public ::testing::Test {
     return path;
   }
 
+  // Runs a Python script from the source tree on `args`; its status and output.
+  std::pair<int, std::string> run_python(const std::string& script, const std::string& args) {
+    const std::string command = std::string(ENVOI_PYTHON) + " '" + script + "' " + args + " 2>&1";
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return {-1, "cannot run " + command};
+    std::string output;
+    char buffer[4096];
+    while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
+      output.append(buffer, n);
+    return {::pclose(pipe), output};
+  }
+
   // Renders `m`, then has Python's email package read it back and compare it with `m`'s
-  // own fields, plus `extra` JSON members (see tests/tools/check_message.py).
-  std::string check_round_trip(const message& m, const std::string& extra = "") {
-    const std::string rendered = m.render();
-    expect_wire_form(rendered);
+  // own fields, plus `extra` JSON members (see tests/tools/check_message.py). The
+  // attachments Python lists are `m`'s attachments, and its inline images when there is no
+  // HTML to hold them, unless `attachments` says otherwise.
+  std::string check_round_trip(const message& m, const std::string& extra = "",
+                               const envoi::render_options& options = {},
+                               std::optional<std::vector<attachment>> attachments = {}) {
+    const std::string rendered = m.render(options);
+    expect_wire_form(rendered, m.render_stream(options).needs_smtputf8());
+    // check_message.py reads a part's payload as ASCII, so 8bit parts are left to
+    // check_tree until it reads them as UTF-8.
+    if (m.render_stream(options).uses_8bit()) return rendered;
+    if (!attachments) {
+      attachments = m.attachments();
+      if (!m.html())
+        attachments->insert(attachments->end(), m.inline_parts().begin(), m.inline_parts().end());
+    }
 
     std::string json =
         "{\"subject\": " + json_string(m.subject()) + ", \"from\": " + json_mailbox(*m.from()) +
-        ", \"cc\": " + json_mailboxes(m.cc()) + ", \"to\": " + json_mailboxes(m.to()) +
-        ", \"text\": " + json_string(m.text()) + ", \"attachments\": [";
-    for (std::size_t i = 0; i < m.attachments().size(); ++i) {
-      const attachment& a = m.attachments()[i];
-      std::ifstream in(a.path, std::ios::binary);
-      const std::string data((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
+        ", \"cc\": " + json_mailboxes(m.cc()) + ", \"to\": " + json_mailboxes(m.to());
+    if (!m.text().empty() || !m.html()) json += ", \"text\": " + json_string(m.text());
+    json += ", \"attachments\": [";
+    for (std::size_t i = 0; i < attachments->size(); ++i) {
+      const attachment& a = (*attachments)[i];
       const std::string name = a.file_name.empty() ? a.path.filename().string() : a.file_name;
       json += (i ? ", " : "") + std::string("{\"file_name\": ") + json_string(name) +
-              ", \"sha256\": " + json_string(sha256_hex(data)) + "}";
+              ", \"sha256\": " + json_string(sha256_hex(bytes_of(a))) + "}";
     }
     json += "], \"absent_headers\": [\"Bcc\", \"X-Injected\"]" + extra + "}";
 
     const fs::path eml = write("message.eml", rendered);
     const fs::path expected = write("expected.json", json);
-    const std::string command = std::string(ENVOI_PYTHON) + " '" + ENVOI_SOURCE_DIR +
-                                "/tests/tools/check_message.py' '" + eml.string() + "' '" +
-                                expected.string() + "' 2>&1";
-    std::FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) {
-      ADD_FAILURE() << "cannot run " << command;
-      return rendered;
-    }
-    std::string output;
-    char buffer[4096];
-    while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
-      output.append(buffer, n);
-    const int status = ::pclose(pipe);
+    const auto [status, output] =
+        run_python(std::string(ENVOI_SOURCE_DIR) + "/tests/tools/check_message.py",
+                   "'" + eml.string() + "' '" + expected.string() + "'");
     EXPECT_EQ(status, 0) << output << "\n--- message ---\n" << rendered.substr(0, 6000);
     return rendered;
+  }
+
+  // Has Python's email package read `rendered` and compares its MIME tree with
+  // `expected_tree` (JSON, see tree_script below).
+  void check_tree(const std::string& rendered, const std::string& expected_tree) {
+    const fs::path eml = write("tree.eml", rendered);
+    const fs::path expected = write("tree.json", expected_tree);
+    const fs::path script = write("tree.py", tree_script);
+    const auto [status, output] =
+        run_python(script.string(), "'" + eml.string() + "' '" + expected.string() + "'");
+    EXPECT_EQ(status, 0) << output << "\n--- message ---\n" << rendered.substr(0, 6000);
   }
 
   fs::path dir_;
@@ -223,6 +323,8 @@ TEST(Message, RenderNeedsASenderAndARecipient) {
 TEST(Message, BlindCopiesAreInTheEnvelopeOnly) {
   // F55.
   message m = basic_message();
+  // A generated Message-ID ending in "a" would hold "a@example.test" by chance.
+  m.message_id("rappel-1@example.test");
   m.add_bcc(mailbox::parse("a@example.test")).add_bcc(mailbox::parse("b@example.test"));
   const envoi::envelope e = m.make_envelope();
   EXPECT_EQ(e.mail_from, "sud@example.test");
@@ -549,4 +651,430 @@ TEST_F(RenderedMessage, PythonFindsNoBccHeaderAndNoInjectedHeader) {
   EXPECT_THROW(m.subject("Bonjour\r\nBcc: spy@example.test"), invalid_input);
   EXPECT_THROW(m.add_to(mailbox::parse("Zoé\nX-Injected: 1 <zoe@example.test>")), invalid_input);
   check_round_trip(m);
+}
+
+namespace {
+
+// The header field `name` with its folds undone, or "" when absent.
+std::string unfolded_header(const std::string& m, const std::string& name) {
+  const std::string headers = "\r\n" + header_block(m);
+  const std::size_t pos = headers.find("\r\n" + name + ": ");
+  if (pos == std::string::npos) return {};
+  std::size_t end = pos + 2;
+  do {
+    end = headers.find("\r\n", end) + 2;
+  } while (end < headers.size() && (headers[end] == ' ' || headers[end] == '\t'));
+  std::string value = headers.substr(pos + name.size() + 4, end - 2 - (pos + name.size() + 4));
+  std::string out;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value.compare(i, 2, "\r\n") == 0) {
+      ++i;
+      continue;
+    }
+    out += value[i];
+  }
+  return out;
+}
+
+// The boundaries of a rendered message, in order of appearance.
+std::vector<std::string> boundaries_of(const std::string& m) {
+  std::vector<std::string> out;
+  const std::regex pattern("boundary=\"([^\"]+)\"");
+  for (auto it = std::sregex_iterator(m.begin(), m.end(), pattern); it != std::sregex_iterator();
+       ++it)
+    out.push_back((*it)[1]);
+  return out;
+}
+
+attachment png(const std::string& name) {
+  return attachment::from_memory(std::string("\x89PNG\r\n\x1A\n", 8) + name, name, "image/png");
+}
+
+envoi::calendar_event appointment() {
+  using namespace std::chrono;
+  envoi::calendar_event e;
+  e.uid = "rdv-42@sud.example.test";
+  e.start = sys_days{year{2026} / December / 8} + hours{13} + minutes{30};
+  e.end = e.start + minutes{30};
+  e.time_zone = "Europe/Paris";
+  e.utc_offset = minutes{60};
+  e.summary = "Vaccination de Médor, rappel; annuel, avec \\ et\nretour";
+  e.location = "Clinique vétérinaire du Sud, 3 rue des Lilas";
+  e.organizer = mailbox("Clinique du Sud", "sud@example.test");
+  e.stamp = sys_days{year{2026} / November / 1};
+  return e;
+}
+
+}  // namespace
+
+TEST(MessageHeaders, SenderReplyToInReplyToAndReferencesAreWritten) {
+  message m = basic_message();
+  m.sender(mailbox::parse("Accueil <accueil@example.test>"))
+      .add_reply_to(mailbox::parse("Dr Martin <martin@example.test>"))
+      .add_reply_to(mailbox::parse("secretariat@example.test"))
+      .in_reply_to("<question-1@client.example.test>")
+      .add_reference("question-0@client.example.test")
+      .add_reference("<question-1@client.example.test>");
+  const std::string rendered = m.render();
+  expect_wire_form(rendered);
+  EXPECT_EQ(header_value(rendered, "Sender"), "Accueil <accueil@example.test>");
+  EXPECT_EQ(unfolded_header(rendered, "Reply-To"),
+            "Dr Martin <martin@example.test>, secretariat@example.test");
+  EXPECT_EQ(header_value(rendered, "In-Reply-To"), "<question-1@client.example.test>");
+  EXPECT_EQ(unfolded_header(rendered, "References"),
+            "<question-0@client.example.test> <question-1@client.example.test>");
+}
+
+TEST(MessageHeaders, ReferencesFoldBetweenIds) {
+  message m = basic_message();
+  for (int i = 0; i < 20; ++i) m.add_reference("message-" + std::to_string(i) + "@example.test");
+  const std::string headers = header_block(m.render());
+  expect_wire_form(headers);
+  for (std::size_t start = 0; start < headers.size();) {
+    const std::size_t eol = headers.find("\r\n", start);
+    EXPECT_LE(eol - start, 78u) << headers.substr(start, eol - start);
+    start = eol + 2;
+  }
+  EXPECT_EQ(std::count(headers.begin(), headers.end(), '<'), 20 + 1 + 1);
+}
+
+TEST(MessageHeaders, MessageIdSettersRefuseWhatIsNotIdAtHost) {
+  message m = basic_message();
+  for (const std::string bad : {"sans-arobase", "a@b@c", "a b@c", "a@b\r\nBcc: x@y", "a@b\n"}) {
+    try {
+      m.in_reply_to(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const invalid_input& e) {
+      EXPECT_EQ(e.field(), "in_reply_to");
+    }
+    try {
+      m.add_reference(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const invalid_input& e) {
+      EXPECT_EQ(e.field(), "references");
+    }
+  }
+  EXPECT_EQ(m.in_reply_to(), "");
+  EXPECT_TRUE(m.references().empty());
+}
+
+TEST(MessageHeaders, CustomHeaderValueIsEncodedWhenNotAscii) {
+  message m = basic_message();
+  m.add_header("X-Clinique", "Clinique vétérinaire du Sud").add_header("X-Dossier", "4521");
+  const std::string rendered = m.render();
+  expect_wire_form(rendered);
+  EXPECT_EQ(header_value(rendered, "X-Clinique"),
+            "Clinique =?utf-8?Q?v=C3=A9t=C3=A9rinaire?= du Sud");
+  EXPECT_EQ(header_value(rendered, "X-Dossier"), "4521");
+  // Before MIME-Version, after the message's own fields.
+  EXPECT_LT(rendered.find("X-Dossier:"), rendered.find("MIME-Version:"));
+  EXPECT_GT(rendered.find("X-Clinique:"), rendered.find("Subject:"));
+}
+
+TEST(MessageHeaders, CustomHeaderNameMustBeAFieldNameEnvoiDoesNotWrite) {
+  message m = basic_message();
+  for (const std::string bad :
+       {std::string(), std::string("X Clinique"), std::string("X:Clinique"),
+        std::string("X-Caf\xC3\xA9"), std::string(77, 'X'), std::string("X-\t")}) {
+    try {
+      m.add_header(bad, "1");
+      ADD_FAILURE() << "accepted name " << bad;
+    } catch (const invalid_input& e) {
+      EXPECT_EQ(e.field(), "header");
+    }
+  }
+  for (const std::string reserved :
+       {"From", "to", "CC", "Bcc", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
+        "content-transfer-encoding", "Sender", "Reply-To", "References"}) {
+    try {
+      m.add_header(reserved, "1");
+      ADD_FAILURE() << "accepted " << reserved;
+    } catch (const invalid_input& e) {
+      EXPECT_EQ(e.field(), reserved);
+    }
+  }
+  EXPECT_TRUE(m.headers().empty());
+}
+
+TEST(MessageHeaders, InjectionIsRefusedInEveryNewSetter) {
+  // F36: every setter added for headers refuses CR, LF and NUL when it is called.
+  message m = basic_message();
+  const std::string injections[] = {"Bonjour\r\nBcc: spy@example.test", "a\nX-Injected: 1", "a\rb",
+                                    std::string("a\0b", 3)};
+  for (const std::string& bad : injections) {
+    try {
+      m.add_header("X-Clinique", bad);
+      ADD_FAILURE() << "add_header accepted " << bad;
+    } catch (const invalid_input& e) {
+      EXPECT_EQ(e.field(), "X-Clinique");
+    }
+    EXPECT_THROW(m.in_reply_to("id@" + bad), invalid_input);
+    EXPECT_THROW(m.add_reference("id@" + bad), invalid_input);
+    EXPECT_THROW(m.sender(mailbox::parse("Zoé " + bad + " <zoe@example.test>")), invalid_input);
+    EXPECT_THROW(m.add_reply_to(mailbox::parse(bad + " <zoe@example.test>")), invalid_input);
+    attachment a = png("photo.png");
+    a.content_id = "img@" + bad;
+    EXPECT_THROW(m.add_inline(a), invalid_input);
+    EXPECT_THROW(m.attach(attachment::from_memory("x", "a" + bad + ".txt")), invalid_input);
+    envoi::calendar_event e = appointment();
+    e.uid = "rdv@" + bad;
+    EXPECT_THROW(m.attach_calendar_event(e), invalid_input);
+  }
+  EXPECT_THROW(m.sender(mailbox()), invalid_input);
+  EXPECT_THROW(m.add_reply_to(mailbox()), invalid_input);
+  EXPECT_TRUE(m.headers().empty());
+  EXPECT_FALSE(m.sender());
+  EXPECT_TRUE(m.inline_parts().empty());
+  EXPECT_FALSE(m.calendar());
+  const std::string rendered = m.render();
+  EXPECT_EQ(rendered.find("X-Injected"), std::string::npos);
+  EXPECT_FALSE(std::regex_search(rendered, std::regex("(^|\r\n)bcc:", std::regex::icase)));
+}
+
+TEST(MessageBody, StructureFollowsWhatIsPresent) {
+  const auto content_type = [](const message& m) {
+    const std::string value = unfolded_header(m.render(), "Content-Type");
+    return value.substr(0, value.find(';'));
+  };
+  message text = basic_message();
+  EXPECT_EQ(content_type(text), "text/plain");
+
+  message html = basic_message();
+  html.text("").html("<p>Bonjour</p>");
+  EXPECT_EQ(content_type(html), "text/html");
+
+  message both = basic_message();
+  both.html("<p>Bonjour</p>");
+  EXPECT_EQ(content_type(both), "multipart/alternative");
+
+  message related = basic_message();
+  related.text("").html("<img src=\"cid:x@y\">");
+  related.add_inline(png("logo.png"));
+  EXPECT_EQ(content_type(related), "multipart/related");
+
+  message mixed = basic_message();
+  mixed.attach(attachment::from_memory("x", "a.txt"));
+  EXPECT_EQ(content_type(mixed), "multipart/mixed");
+
+  message invitation = basic_message();
+  invitation.attach_calendar_event(appointment());
+  EXPECT_EQ(content_type(invitation), "multipart/alternative");
+}
+
+TEST(MessageBody, AddInlineReturnsTheContentIdItWasGivenOrAFreshOne) {
+  message m = basic_message();
+  attachment given = png("logo.png");
+  given.content_id = "<logo@sud.example.test>";
+  EXPECT_EQ(m.add_inline(given), "logo@sud.example.test");
+  const std::string a = m.add_inline(png("a.png"));
+  const std::string b = m.add_inline(png("b.png"));
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(std::regex_match(a, std::regex("[^@<> ]+@[^@<> ]+"))) << a;
+  given.content_id = "logo@sud.example.test";
+  EXPECT_THROW(m.add_inline(given), invalid_input);
+  EXPECT_EQ(m.inline_parts().size(), 3u);
+  EXPECT_EQ(m.inline_parts()[1].content_id, a);
+}
+
+TEST(MessageBody, BoundariesAreDistinctAndInNoPart) {
+  message m = basic_message();
+  // Text that looks like envoi's boundaries, in a part sent as it is.
+  m.text("--=_envoi_\n--=_envoi_0\n=_envoi_ff\n")
+      .html("<p>--=_envoi_</p>")
+      .attach(attachment::from_memory("--=_envoi_", "a.txt"));
+  m.add_inline(png("logo.png"));
+  const std::string rendered = m.render();
+  const std::vector<std::string> boundaries = boundaries_of(rendered);
+  ASSERT_EQ(boundaries.size(), 3u);
+  for (const std::string& b : boundaries) {
+    EXPECT_TRUE(std::regex_match(b, std::regex("=_envoi_[0-9a-f]{24}"))) << b;
+    // Each boundary occurs only as its own delimiter lines and in its Content-Type.
+    std::size_t count = 0;
+    for (std::size_t pos = rendered.find(b); pos != std::string::npos;
+         pos = rendered.find(b, pos + 1))
+      ++count;
+    EXPECT_GE(count, 3u);
+    const std::regex line("(^|\r\n)--" + b + "(--)?\r\n");
+    EXPECT_EQ(
+        static_cast<std::size_t>(std::distance(
+            std::sregex_iterator(rendered.begin(), rendered.end(), line), std::sregex_iterator())) +
+            1,
+        count);
+  }
+  EXPECT_NE(boundaries[0], boundaries[1]);
+  EXPECT_NE(boundaries[1], boundaries[2]);
+}
+
+TEST(MessageBody, EightBitOnlyWhenAllowedAndValid) {
+  // F21: server A (8BITMIME) and server B (none).
+  message m = basic_message();
+  m.text("Reçu à l'été, merci.");
+  const envoi::render_options eight{.allow_8bit = true};
+
+  const envoi::rendered_message b = m.render_stream();
+  EXPECT_FALSE(b.uses_8bit());
+  const std::string without = m.render();
+  EXPECT_EQ(header_value(without, "Content-Transfer-Encoding"), "quoted-printable");
+  for (char c : without) ASSERT_LT(static_cast<unsigned char>(c), 0x80);
+
+  EXPECT_TRUE(m.render_stream(eight).uses_8bit());
+  const std::string with = m.render(eight);
+  EXPECT_EQ(header_value(with, "Content-Transfer-Encoding"), "8bit");
+  EXPECT_EQ(body_of(with), "Reçu à l'été, merci.\r\n");
+
+  // ASCII stays 7bit; a line over 998 octets or a control character forces
+  // quoted-printable even when 8-bit is allowed.
+  m.text("Bonjour\n");
+  EXPECT_FALSE(m.render_stream(eight).uses_8bit());
+  EXPECT_EQ(header_value(m.render(eight), "Content-Transfer-Encoding"), "7bit");
+  std::string long_line;
+  while (long_line.size() < 1000) long_line += "é";
+  m.text(long_line);
+  EXPECT_EQ(header_value(m.render(eight), "Content-Transfer-Encoding"), "quoted-printable");
+  EXPECT_FALSE(m.render_stream(eight).uses_8bit());
+  m.text(std::string("é\0", 3));
+  EXPECT_EQ(header_value(m.render(eight), "Content-Transfer-Encoding"), "quoted-printable");
+}
+
+TEST(MessageBody, HtmlLineEndsBecomeCrlfAndLongLinesQuotedPrintable) {
+  // F05 and F08 for the HTML part.
+  std::string url = "<a href=\"https://clinique.example.test/rappel?";
+  while (url.size() < 2000) url += "p=x&";
+  url += "\">lien</a>";
+  message m = basic_message();
+  m.html("<p>Ligne 1\nLigne 2\rLigne 3\r\n" + url + "</p>");
+  const std::string rendered = m.render();
+  expect_wire_form(rendered);
+  EXPECT_NE(rendered.find("Content-Type: text/html; charset=utf-8\r\n"
+                          "Content-Transfer-Encoding: quoted-printable\r\n"),
+            std::string::npos);
+}
+
+TEST(MessageBody, SmtpUtf8IsNeededForAUtf8LocalPartOnly) {
+  // F56 (a) and (c): a non-ASCII name is an encoded-word; a non-ASCII local part is not.
+  message name_only;
+  name_only.from(mailbox::parse("Zoé <zoe@example.test>"))
+      .add_to(mailbox::parse("sud@example.test"))
+      .text("x");
+  EXPECT_FALSE(name_only.render_stream().needs_smtputf8());
+
+  message local_part = basic_message();
+  local_part.add_to(mailbox("", "zoé@example.test"));
+  EXPECT_TRUE(local_part.render_stream().needs_smtputf8());
+  message in_cc = basic_message();
+  in_cc.add_bcc(mailbox("", "zoé@example.test"));
+  EXPECT_TRUE(in_cc.render_stream().needs_smtputf8());
+}
+
+TEST_F(RenderedMessage, LegacyNameParameterCanBeTurnedOff) {
+  // F18: on by default; off, only the standard RFC 2231 filename* is written.
+  message m = basic_message();
+  m.attach(attachment::from_memory("%PDF-1.4", "relevé été.pdf"));
+  EXPECT_TRUE(m.legacy_name_parameter());
+  EXPECT_NE(m.render().find("name=\"=?utf-8?Q?relev=C3=A9_=C3=A9t=C3=A9=2Epdf?=\""),
+            std::string::npos);
+  m.legacy_name_parameter(false);
+  const std::string rendered = check_round_trip(m);
+  EXPECT_EQ(rendered.find("=?utf-8?"), std::string::npos);
+  EXPECT_NE(rendered.find("Content-Type: application/pdf\r\n"), std::string::npos);
+  EXPECT_NE(rendered.find("filename*=utf-8''relev%C3%A9%20%C3%A9t%C3%A9.pdf"), std::string::npos);
+}
+
+TEST_F(RenderedMessage, PythonReadsBackMemoryAttachments) {
+  std::mt19937 rng(4);
+  std::string bytes(5000, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  message m = basic_message();
+  m.attach(attachment::from_memory(bytes, "radio.dcm"))
+      .attach(attachment::from_memory("", "vide.txt", "text/plain"))
+      .attach(attachment::from_file(write("note.txt", "note"), "Note de suivi.txt"));
+  check_round_trip(m);
+}
+
+TEST_F(RenderedMessage, PythonReadsBackTextAndHtmlAsAlternatives) {
+  for (const bool eight : {false, true}) {
+    message m = basic_message();
+    m.text("Bonjour Hélène,\nMédor est attendu mardi.\n")
+        .html("<p>Bonjour Hélène,</p>\n<p>Médor est attendu <b>mardi</b>.</p>\n");
+    const std::string rendered = check_round_trip(m, "", {.allow_8bit = eight});
+    const std::string cte = eight ? "8bit" : "quoted-printable";
+    check_tree(rendered, multipart_json("alternative", {text_json("text/plain", m.text(), cte),
+                                                        text_json("text/html", *m.html(), cte)}));
+  }
+}
+
+TEST_F(RenderedMessage, PythonReadsBackHtmlOnly) {
+  message m = basic_message();
+  m.text("").html("<p>Rappel</p>");
+  const std::string rendered = check_round_trip(m);
+  check_tree(rendered, text_json("text/html", "<p>Rappel</p>", "7bit"));
+}
+
+TEST_F(RenderedMessage, PythonReadsBackInlineImagesInRelated) {
+  std::mt19937 rng(2387);
+  std::string photo(20000, '\0');
+  for (char& c : photo) c = static_cast<char>(rng());
+  message m = basic_message();
+  m.text("Bonjour,\n");
+  const std::string logo = m.add_inline(png("logo.png"));
+  const std::string cid =
+      m.add_inline(attachment::from_file(write("médor.jpg", photo), "", "image/jpeg"));
+  m.html("<p><img src=\"cid:" + logo + "\"> Bonjour <img src=\"cid:" + cid + "\"></p>");
+  m.attach(attachment::from_memory("%PDF-1.4", "facture.pdf"));
+  const std::string rendered = check_round_trip(m);
+  check_tree(rendered,
+             multipart_json(
+                 "mixed",
+                 {multipart_json(
+                      "alternative",
+                      {text_json("text/plain", m.text(), "7bit"),
+                       multipart_json("related",
+                                      {text_json("text/html", *m.html(), "quoted-printable"),
+                                       binary_json("image/png", m.inline_parts()[0], "inline"),
+                                       binary_json("image/jpeg", m.inline_parts()[1], "inline")})}),
+                  binary_json("application/pdf", m.attachments()[0], "attachment")}));
+  EXPECT_NE(unfolded_header(rendered, "Content-Type").find("multipart/mixed"), std::string::npos);
+  EXPECT_NE(rendered.find("type=\"text/html\""), std::string::npos);
+
+  // HTML and images only: related at the top, the images are what Python lists.
+  message n = basic_message();
+  n.text("");
+  const std::string id = n.add_inline(png("logo.png"));
+  n.html("<img src=\"cid:" + id + "\">");
+  const std::string alone = check_round_trip(n, "", {}, n.inline_parts());
+  check_tree(alone,
+             multipart_json("related", {text_json("text/html", *n.html(), "7bit"),
+                                        binary_json("image/png", n.inline_parts()[0], "inline")}));
+}
+
+TEST_F(RenderedMessage, PythonReadsBackInlineImagesWithoutHtmlAsInlineParts) {
+  message m = basic_message();
+  m.add_inline(png("logo.png"));
+  const std::string rendered = check_round_trip(m);
+  check_tree(rendered,
+             multipart_json("mixed", {text_json("text/plain", m.text(), "7bit"),
+                                      binary_json("image/png", m.inline_parts()[0], "inline")}));
+}
+
+TEST_F(RenderedMessage, PythonReadsBackAnAppointmentInvitation) {
+  // RFC 6047 2.4: the invitation is the last alternative; with no attendee of its own it
+  // invites the message's recipients.
+  for (const bool eight : {false, true}) {
+    message m = basic_message();
+    m.add_to(mailbox::parse("\"Dupont, Hélène\" <helene@example.test>"));
+    m.html("<p>Rendez-vous</p>").attach_calendar_event(appointment());
+    const std::string rendered = check_round_trip(m, "", {.allow_8bit = eight});
+    EXPECT_NE(rendered.find("Content-Type: text/calendar; charset=utf-8; method=REQUEST\r\n"),
+              std::string::npos);
+    const envoi::calendar_event e = appointment();
+    const std::string ics = envoi::mime::icalendar_request(e, e.organizer, m.to(), *e.stamp);
+    for (const char* line :
+         {"UID:rdv-42@sud.example.test\r\n", "DTSTART;TZID=Europe/Paris:20261208T143000\r\n",
+          "ATTENDEE;CN=\"Dupont, Hélène\";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-"})
+      EXPECT_NE(ics.find(line), std::string::npos) << line;
+    const std::string cte = eight ? "8bit" : "quoted-printable";
+    check_tree(rendered, multipart_json("alternative", {text_json("text/plain", m.text(), "7bit"),
+                                                        text_json("text/html", *m.html(), "7bit"),
+                                                        text_json("text/calendar", ics, cte)}));
+  }
 }

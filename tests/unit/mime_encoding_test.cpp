@@ -301,6 +301,7 @@ TEST(Mime, SevenBitOnlyForShortAsciiLines) {
   EXPECT_EQ(mime::choose_transfer_encoding("Reçu à l'été, merci."), te::quoted_printable);
   EXPECT_EQ(mime::choose_transfer_encoding(std::string("nul\0byte", 8)), te::quoted_printable);
   EXPECT_EQ(mime::to_string(te::seven_bit), "7bit");
+  EXPECT_EQ(mime::to_string(te::eight_bit), "8bit");
   EXPECT_EQ(mime::to_string(te::quoted_printable), "quoted-printable");
 }
 
@@ -462,4 +463,59 @@ TEST(Mime, FolderBreaksOnlyBeforeWhiteSpace) {
   EXPECT_FALSE(has_bare_cr_or_lf(out));
   for (const auto& line : lines_of(out)) EXPECT_LE(line.size(), 76u);
   EXPECT_EQ(out.find("\r\n", 0) + 2 < out.size() ? out[out.find("\r\n") + 2] : ' ', ' ');
+}
+
+TEST(Mime, EightBitNeedsPermissionUtf8AndLinesWithin998Octets) {
+  // F21 and F08: 8bit only where the server takes it, and never for a line a server
+  // would cut.
+  using te = mime::transfer_encoding;
+  EXPECT_EQ(mime::choose_transfer_encoding("Reçu à l'été", false), te::quoted_printable);
+  EXPECT_EQ(mime::choose_transfer_encoding("Reçu à l'été", true), te::eight_bit);
+  EXPECT_EQ(mime::choose_transfer_encoding("Bonjour", true), te::seven_bit);
+  EXPECT_EQ(mime::choose_transfer_encoding(std::string(200, 'a'), true), te::quoted_printable);
+  std::string line = "é";
+  while (line.size() < 998) line += 'a';
+  EXPECT_EQ(mime::choose_transfer_encoding(line + "\n" + line, true), te::eight_bit);
+  EXPECT_EQ(mime::choose_transfer_encoding(line + "a", true), te::quoted_printable);
+  EXPECT_EQ(mime::choose_transfer_encoding("\xE9t\xE9", true), te::quoted_printable);
+  EXPECT_EQ(mime::choose_transfer_encoding(std::string("\xC3\xA9\0", 3), true),
+            te::quoted_printable);
+  EXPECT_EQ(mime::encode_text("é\nx", te::eight_bit), "é\r\nx");
+  EXPECT_EQ(mime::encode_text("é\nx", te::quoted_printable), "=C3=A9\r\nx");
+}
+
+TEST(Mime, Base64SizeIsKnownFromTheInputLengthAlone) {
+  std::string data;
+  for (int n = 0; n < 400; ++n) {
+    std::string out;
+    mime::append_base64_lines(out, data);
+    ASSERT_EQ(mime::base64_lines_size(data.size()), out.size()) << n;
+    data += static_cast<char>(n);
+  }
+  EXPECT_EQ(mime::base64_lines_size(57), 78u);
+  EXPECT_EQ(mime::base64_lines_size(58), 78u + 6u);
+}
+
+TEST(Mime, TransferEncodingDecodesBackForRandomTextAtEverySplit) {
+  // Every encoding chosen for random UTF-8 text gives the text back with CRLF line ends.
+  std::mt19937 rng(2045);
+  for (int i = 0; i < 300; ++i) {
+    std::string text = random_utf8(rng);
+    if (i % 3 == 0) text += "\nligne\rsuite\r\n";
+    for (std::size_t n = 0; n <= text.size(); ++n) {
+      const std::string piece = text.substr(0, n);
+      for (const bool eight : {false, true}) {
+        const auto cte = mime::choose_transfer_encoding(piece, eight);
+        const std::string body = mime::encode_text(piece, cte);
+        ASSERT_FALSE(has_bare_cr_or_lf(body));
+        if (cte == mime::transfer_encoding::quoted_printable) {
+          ASSERT_EQ(qp_decode(body), mime::to_crlf(piece));
+        } else {
+          ASSERT_EQ(body, mime::to_crlf(piece));
+          if (cte == mime::transfer_encoding::seven_bit) ASSERT_TRUE(mime::is_ascii(body));
+          for (const auto& l : lines_of(body)) ASSERT_LE(l.size(), 998u);
+        }
+      }
+    }
+  }
 }
