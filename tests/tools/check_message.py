@@ -48,8 +48,10 @@ An empty "to" list accepts a To group with no members (undisclosed-recipients:;)
 Display names are decoded as RFC 2047 6.2 says (white space between adjacent
 encoded-words dropped), which Python's header registry does not do inside a phrase; the
 strict parser still decides how many mailboxes a header holds and their addresses.
-Each attachment's Content-Type `name` parameter, when present, must decode to the same
-file name as Content-Disposition.
+The Content-Disposition file name is read as RFC 2183 and RFC 2231 say: white space at its
+ends is kept and an encoded-word inside a quoted-string is not decoded (get_filename() does
+both). Each attachment's Content-Type `name` parameter, when present, must decode (as
+RFC 2047 words, the form old clients read) to the same file name as Content-Disposition.
 
 Exit status: 0 when everything matches, 1 when a check fails (every failure is printed on
 stderr, one per line), 2 on usage errors.
@@ -59,6 +61,7 @@ import base64
 import binascii
 import email
 import email.header
+import email.message
 import email.policy
 import email.utils
 import hashlib
@@ -261,6 +264,36 @@ def normalise_line_ends(text):
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def disposition_file_name(part):
+    """The Content-Disposition file name as RFC 2183 and RFC 2231 define it. get_filename()
+    strips white space at both ends of the name, and the header registry decodes an
+    encoded-word inside the quoted-string, which RFC 2047 5 forbids; the raw value is read
+    with the compat32 parameter parser instead, which does neither."""
+    raw = next((v for k, v in part.raw_items() if k.lower() == "content-disposition"), None)
+    if raw is None:
+        return part.get_filename()
+    legacy = email.message.Message()
+    legacy["Content-Disposition"] = re.sub(r"\r?\n(?=[ \t])", "", raw)
+    value = legacy.get_param("filename", header="content-disposition")
+    return None if value is None else email.utils.collapse_rfc2231_value(value)
+
+
+def content_type_name(part):
+    """The Content-Type name parameter decoded once as RFC 2047. The header registry has
+    already decoded it, and decoding that result again turns a name that merely looks like
+    an encoded-word into something else; the raw value is read with compat32 instead."""
+    raw = next((v for k, v in part.raw_items() if k.lower() == "content-type"), None)
+    if raw is None:
+        return None
+    legacy = email.message.Message()
+    legacy["Content-Type"] = re.sub(r"\r?\n(?=[ \t])", "", raw)
+    value = legacy.get_param("name")
+    if value is None:
+        return None
+    value = email.utils.collapse_rfc2231_value(value)
+    return str(email.header.make_header(email.header.decode_header(value)))
+
+
 def compare(c, msg, expected, fields):
     if "subject" in expected:
         c.expect_equal("subject", str(msg["subject"] or ""), expected["subject"])
@@ -286,12 +319,11 @@ def compare(c, msg, expected, fields):
         c.expect_equal("number of attachments", len(parts), len(expected["attachments"]))
         for index, (part, want) in enumerate(zip(parts, expected["attachments"])):
             label = f"attachment {index + 1}"
-            name = part.get_filename()
+            name = disposition_file_name(part)
             c.expect_equal(f"{label} file name", name, want["file_name"])
-            type_name = part.get_param("name")
+            type_name = content_type_name(part)
             if type_name is not None:
-                decoded = str(email.header.make_header(email.header.decode_header(type_name)))
-                c.expect_equal(f"{label} Content-Type name", decoded, want["file_name"])
+                c.expect_equal(f"{label} Content-Type name", type_name, want["file_name"])
             data = part.get_payload(decode=True) or b""
             c.expect_equal(f"{label} sha256", hashlib.sha256(data).hexdigest(), want["sha256"])
             if "media_type" in want:
