@@ -1,0 +1,98 @@
+"""`envoi send`, the command-line contract: --dry-run prints the exact message and the
+envelope and connects to nothing; a real send through the test Postfix exits 0 when every
+recipient is accepted, 1 when one is refused, 2 for a usage or configuration error and 3
+when the server cannot be reached.
+
+Run by ctest with ENVOI_TEST_SERVER_DIR, ENVOI_BUILD_DIR and ENVOI_SOURCE_DIR set.
+"""
+
+import email.policy
+import os
+import socket
+import subprocess
+import sys
+from email.parser import BytesParser
+
+from reminders_run import BUILD, DATA, server_settings, write_config
+
+ENVOI = BUILD / "tools" / "envoi" / "envoi"
+PDF = DATA / "Conseils avant la visite – été.pdf"
+failures = []
+
+
+def check(condition, what):
+    if not condition:
+        failures.append(what)
+
+
+def envoi(*args, stdin=b"", env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([str(ENVOI), *args], input=stdin, capture_output=True, env=env,
+                          timeout=60)
+
+
+def main():
+    settings = server_settings()
+    config = write_config(settings)
+    passwords = {"ENVOI_SUD_PASSWORD": settings["ENVOI_TEST_PASSWORD"],
+                 "ENVOI_NORD_PASSWORD": settings["ENVOI_TEST_PASSWORD2"]}
+    base = ["send", "--config", str(config), "--site", "sud", "--subject",
+            "Compte rendu de la visite d'Églantine", "--text", "-"]
+    body = "Bonjour,\n.\nVoici le compte rendu.\n".encode()
+
+    # Dry run: the exact message on stdout, the envelope on stderr, no connection (the
+    # password variables are unset, so a connection attempt would fail at AUTH).
+    r = envoi(*base, "--to", "Dupont, Hélène <helene@example.test>", "--bcc", "archive@example.test",
+              "--attach", str(PDF), "--dry-run", stdin=body)
+    check(r.returncode == 0, f"dry run exit {r.returncode}: {r.stderr.decode()}")
+    check(b"\r\n" in r.stdout and b"\n" not in r.stdout.replace(b"\r\n", b""),
+          "dry run output is not CRLF only")
+    msg = BytesParser(policy=email.policy.default).parsebytes(r.stdout)
+    check(msg["subject"] == "Compte rendu de la visite d'Églantine", f"subject {msg['subject']!r}")
+    check(msg["to"].addresses[0].display_name == "Dupont, Hélène", f"to {msg['to']!r}")
+    check(msg["bcc"] is None, "a Bcc header in the dry run")
+    body_text = msg.get_body(preferencelist=("plain",)).get_content()
+    check(body_text.replace("\r\n", "\n") == body.decode(), f"body {body_text!r}")
+    names = [p.get_filename() for p in msg.iter_attachments()]
+    check(names == [PDF.name], f"attachments {names}")
+    envelope = r.stderr.decode().splitlines()
+    check(envelope[:1] == ["MAIL FROM:<clinic@example.test>"], f"envelope {envelope}")
+    for rcpt in ("helene@example.test", "archive@example.test", "verification-sud@example.test"):
+        check(f"RCPT TO:<{rcpt}>" in envelope, f"{rcpt} not in the envelope {envelope}")
+
+    # Real sends and their exit statuses.
+    r = envoi(*base, "--to", "helene@example.test", stdin=body, env_extra=passwords)
+    check(r.returncode == 0, f"accepted: exit {r.returncode}: {r.stderr.decode()}")
+    r = envoi(*base, "--to", "unknown.client@example.test", "--to", "helene@example.test",
+              stdin=body, env_extra=passwords)
+    check(r.returncode == 1 and b"550 5.1.1" in r.stderr,
+          f"refused: exit {r.returncode}: {r.stderr.decode()}")
+    r = envoi(*base, "--to", "not an address", stdin=body, env_extra=passwords)
+    check(r.returncode == 2 and b"--to" in r.stderr, f"bad address: exit {r.returncode}")
+    r = envoi("send", "--config", "/nonexistent/envoi.toml", "--to", "a@example.test",
+              "--subject", "x", "--text", "-", stdin=body)
+    check(r.returncode == 2, f"bad config: exit {r.returncode}")
+    r = envoi("send", "--to", "a@example.test", stdin=body)
+    check(r.returncode == 2, f"missing --subject: exit {r.returncode}")
+
+    # An unreachable server: a loopback port nobody listens on.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    text = config.read_text().replace(f"port = {settings['ENVOI_TEST_SUBMISSION_PORT']}",
+                                      f"port = {closed_port}")
+    unreachable = config.with_name("unreachable.toml")
+    unreachable.write_text(text)
+    r = envoi("send", "--config", str(unreachable), "--site", "sud", "--to",
+              "helene@example.test", "--subject", "x", "--text", "-", stdin=body,
+              env_extra=passwords)
+    check(r.returncode == 3 and b"connect" in r.stderr,
+          f"unreachable: exit {r.returncode}: {r.stderr.decode()}")
+
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+// envoi: send a message from a shell through the account a configuration names.
+//
+//   envoi send [--config FILE] [--site ID] --to ADDR [--to ADDR...] [--cc ADDR] [--bcc ADDR]
+//              --subject TEXT (--text FILE | --text -) [--html FILE] [--attach FILE...]
+//              [--dry-run]
+//
+// Exit status: 0 every recipient accepted; 1 a recipient or the message refused for good
+// (5xx); 2 usage or configuration error; 3 a failure that may pass (connection, TLS,
+// time-out, 4xx): nothing was sent, try again later.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <envoi/config.hpp>
+#include <envoi/error.hpp>
+#include <envoi/message.hpp>
+#include <envoi/smtp/client.hpp>
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_refused = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_transient = 3;
+
+struct send_options {
+  std::filesystem::path config = "envoi.toml";
+  std::string site, user, purpose = "correspondence";
+  std::vector<std::string> to, cc, bcc, attach;
+  std::string subject, text, html;
+  bool dry_run = false, transcript = false;
+};
+
+// A file's bytes, or standard input's for "-".
+std::string read_input(const std::string& path, const std::string& option) {
+  if (path == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
+  std::ifstream in(path, std::ios::binary);
+  if (!in || std::filesystem::is_directory(path))
+    throw envoi::invalid_input(option, "cannot read \"" + path + "\"");
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// The site whose account sends: the one named, or the only one there is.
+const envoi::site& pick_site(const envoi::config& config, const send_options& o) {
+  if (!o.user.empty())
+    throw envoi::invalid_input("--user", "user accounts are not supported yet; use --site");
+  if (!o.site.empty()) {
+    const auto it = config.sites.find(o.site);
+    if (it == config.sites.end())
+      throw envoi::invalid_input("--site", "no site \"" + o.site + "\" in " + o.config.string());
+    return it->second;
+  }
+  if (config.sites.size() != 1)
+    throw envoi::invalid_input("--site", "the config has " + std::to_string(config.sites.size()) +
+                                             " sites; name one with --site");
+  return config.sites.begin()->second;
+}
+
+envoi::message build_message(const send_options& o, const envoi::site& site) {
+  envoi::message m;
+  m.from(site.account.sender);
+  for (const auto& a : o.to) m.add_to(envoi::mailbox::parse(a, "--to"));
+  for (const auto& a : o.cc) m.add_cc(envoi::mailbox::parse(a, "--cc"));
+  for (const auto& a : o.bcc) m.add_bcc(envoi::mailbox::parse(a, "--bcc"));
+  m.subject(o.subject);
+  m.text(read_input(o.text, "--text"));
+  if (!o.html.empty()) m.html(read_input(o.html, "--html"));
+  for (const auto& path : o.attach) {
+    if (!std::filesystem::is_regular_file(path))
+      throw envoi::invalid_input("--attach", "no such file: " + path);
+    m.attach(envoi::attachment::from_file(path));
+  }
+  return m;
+}
+
+int send(const send_options& o) {
+  const auto config = envoi::load_config(o.config);
+  const auto& site = pick_site(config, o);
+  const auto m = build_message(o, site);
+  auto env = m.make_envelope();
+  // The site's verification copy goes in the envelope only.
+  if (site.account.bcc_copy) env.recipients.push_back(*site.account.bcc_copy);
+
+  // A dry run shows the exact message on stdout and the envelope on stderr.
+  if (o.dry_run) {
+    std::cerr << "MAIL FROM:<" << env.mail_from << ">\n";
+    for (const auto& r : env.recipients) std::cerr << "RCPT TO:<" << r << ">\n";
+    std::cout << m.render();
+    return exit_ok;
+  }
+  if (o.transcript) std::cerr << "envoi: --transcript is not available yet; sending without it\n";
+
+  envoi::smtp::client client(site.account);
+  try {
+    const auto report = client.send(env, m.render());
+    client.quit();
+    int status = exit_ok;
+    for (const auto& r : report.recipients) {
+      std::cerr << (r.accepted() ? "accepted " : "refused ") << r.address << ": "
+                << r.reply.to_string() << '\n';
+      if (!r.accepted()) status = r.reply.transient() ? exit_transient : exit_refused;
+    }
+    std::cerr << "message: " << report.final_reply.to_string() << '\n';
+    return status;
+  } catch (const envoi::smtp::send_error& e) {
+    std::cerr << "envoi: not sent: " << e.what() << '\n';
+    if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure)
+      return exit_usage;
+    return e.is_transient() ? exit_transient : exit_refused;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"envoi: sends e-mail through the accounts of a configuration"};
+  app.require_subcommand(1);
+  send_options o;
+  auto* cmd = app.add_subcommand("send", "send one message");
+  cmd->add_option("--config", o.config, "configuration file (default envoi.toml)");
+  cmd->add_option("--site", o.site, "the site whose account sends");
+  cmd->add_option("--user", o.user, "the user who sends (not supported yet)");
+  cmd->add_option("--purpose", o.purpose, "reminder or correspondence")
+      ->check(CLI::IsMember({"reminder", "correspondence"}));
+  cmd->add_option("--to", o.to, "a recipient, 'Name <addr>' or 'addr'")->required();
+  cmd->add_option("--cc", o.cc, "a copy recipient");
+  cmd->add_option("--bcc", o.bcc, "a blind copy recipient (envelope only)");
+  cmd->add_option("--subject", o.subject, "the subject, UTF-8")->required();
+  cmd->add_option("--text", o.text, "the text body: a UTF-8 file, or - for stdin")->required();
+  cmd->add_option("--html", o.html, "an HTML body, a UTF-8 file");
+  cmd->add_option("--attach", o.attach, "a file to attach");
+  cmd->add_flag("--dry-run", o.dry_run, "print the message instead of sending it");
+  cmd->add_flag("--transcript", o.transcript, "show the SMTP dialogue on stderr");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+  try {
+    return send(o);
+  } catch (const envoi::invalid_input& e) {
+    std::cerr << "envoi: " << e.what() << '\n';
+    return exit_usage;
+  } catch (const std::exception& e) {
+    std::cerr << "envoi: " << e.what() << '\n';
+    return exit_usage;
+  }
+}
