@@ -67,7 +67,7 @@ int main(int argc, char** argv) try {
     // Send; what counts is the reply to the client's own address, not to the copy's.
     std::cout << "line " << appt.line << ": ";
     try {
-      const auto report = client.send(envelope, msg.render());
+      const auto report = client.send(envelope, msg);
       const auto mine =
           std::find_if(report.recipients.begin(), report.recipients.end(),
                        [&](const auto& r) { return r.address == appt.client.address(); });

@@ -97,13 +97,72 @@ bool needs_smtputf8(const std::string& address) {
 
 }  // namespace
 
+namespace detail {
+
 // The bytes of one message, produced in pieces so that a large one is never held whole.
-struct client::data_source {
-  std::uint64_t size = 0;
-  bool eight_bit = false;
-  // Appends the next piece to its argument; false once the message is complete.
-  std::function<bool(std::string&)> next;
+class data_source {
+ public:
+  virtual ~data_source() = default;
+  // Called once the server's extensions are known, before MAIL, and again for a retry on
+  // a new connection: the bytes start over.
+  virtual void prepare(bool allow_8bit) = 0;
+  virtual std::uint64_t size() const = 0;
+  virtual bool eight_bit() const = 0;
+  virtual bool smtputf8() const = 0;
+  // Appends the next piece to `out`; false once the message is complete.
+  virtual bool next(std::string& out) = 0;
 };
+
+void data_source_deleter::operator()(data_source* p) const noexcept {
+  delete p;
+}
+
+}  // namespace detail
+
+namespace {
+
+// Bytes the caller rendered, sent as they are.
+class text_source final : public detail::data_source {
+ public:
+  explicit text_source(std::string text) : text_(std::move(text)) {}
+  void prepare(bool) override { offset_ = 0; }
+  std::uint64_t size() const override { return text_.size(); }
+  bool eight_bit() const override { return !mime::is_ascii(text_); }
+  bool smtputf8() const override { return false; }
+  bool next(std::string& out) override {
+    if (offset_ == text_.size()) return false;
+    const auto n = std::min(data_write_size, text_.size() - offset_);
+    out.append(text_, offset_, n);
+    offset_ += n;
+    return true;
+  }
+
+ private:
+  std::string text_;
+  std::size_t offset_ = 0;
+};
+
+// A message rendered once the server is known (8-bit text only where it offers
+// 8BITMIME), its attachments read from their files while they are sent.
+class message_source final : public detail::data_source {
+ public:
+  explicit message_source(const message& m) : message_(m) {}
+  void prepare(bool allow_8bit) override {
+    render_options options;
+    options.allow_8bit = allow_8bit;
+    stream_.emplace(message_.render_stream(options));
+  }
+  std::uint64_t size() const override { return stream_->size(); }
+  bool eight_bit() const override { return stream_->uses_8bit(); }
+  bool smtputf8() const override { return stream_->needs_smtputf8(); }
+  bool next(std::string& out) override { return stream_->next(out); }
+
+ private:
+  const message& message_;
+  std::optional<rendered_message> stream_;
+};
+
+}  // namespace
 
 struct client::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor ex, envoi::account a)
@@ -454,29 +513,29 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   // MAIL FROM with the parameters the server understands (RFC 1870, 6152, 6531).
-  std::string mail_command(const envelope& env, const data_source& data) const {
-    const bool utf8 = needs_smtputf8(env.mail_from) ||
+  std::string mail_command(const envelope& env, const detail::data_source& data) const {
+    const bool utf8 = data.smtputf8() || needs_smtputf8(env.mail_from) ||
                       std::any_of(env.recipients.begin(), env.recipients.end(), needs_smtputf8);
     if (utf8 && !caps_.smtputf8)
       fail(errc::smtputf8_not_offered, envoi::step::mail, {},
            "an address has accented letters before the @ and the server cannot take them");
-    if (caps_.size_limit != 0 && data.size > caps_.size_limit)
+    if (caps_.size_limit != 0 && data.size() > caps_.size_limit)
       fail(errc::message_too_large, envoi::step::mail, {},
-           std::to_string(data.size) + " bytes; the server takes at most " +
+           std::to_string(data.size()) + " bytes; the server takes at most " +
                std::to_string(caps_.size_limit));
 
     std::string mail = "MAIL FROM:<" + env.mail_from + ">";
-    if (caps_.size) mail += " SIZE=" + std::to_string(data.size);
+    if (caps_.size) mail += " SIZE=" + std::to_string(data.size());
     // Messages rendered by envoi are 7-bit unless 8-bit was allowed; raw 8-bit data given
     // to a server without 8BITMIME is still sent as it is, not converted.
-    if (data.eight_bit && caps_.eight_bit_mime) mail += " BODY=8BITMIME";
+    if (data.eight_bit() && caps_.eight_bit_mime) mail += " BODY=8BITMIME";
     if (utf8) mail += " SMTPUTF8";
     mail += "\r\n";
     return mail;
   }
 
   // The message, dot-stuffed, in pieces, then the end of data.
-  asio::awaitable<void> write_data(data_source& data) {
+  asio::awaitable<void> write_data(detail::data_source& data) {
     std::string piece;
     std::string wire;
     detail::dot_stuff_state state;
@@ -498,7 +557,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
   }
 
-  asio::awaitable<void> transaction(const envelope& env, data_source& data, send_report& report) {
+  asio::awaitable<void> transaction(const envelope& env, detail::data_source& data,
+                                    send_report& report) {
+    try {
+      data.prepare(caps_.eight_bit_mime);
+    } catch (const std::exception& e) {
+      fail(errc::local_failure, envoi::step::mail, {}, e.what());
+    }
     const std::string mail = mail_command(env, data);
     std::string rcpts;
     for (const auto& to : env.recipients) rcpts += "RCPT TO:<" + to + ">\r\n";
@@ -554,7 +619,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     if (!report.final_reply.positive()) refused(envoi::step::data, report.final_reply);
   }
 
-  asio::awaitable<void> send(const envelope& env, data_source& data, send_report& report) {
+  asio::awaitable<void> send(const envelope& env, detail::data_source& data, send_report& report) {
     check_envelope(env);
     const bool reused = ready_;
     if (!ready_) co_await connect();
@@ -612,22 +677,15 @@ const envoi::account& client::settings() const noexcept {
   return impl_->acct_;
 }
 
-void client::start_send(std::shared_ptr<impl> self, envelope env, std::string data,
-                        send_handler handler) {
-  auto text = std::make_shared<std::string>(std::move(data));
-  data_source source;
-  source.size = text->size();
-  source.eight_bit = !mime::is_ascii(*text);
-  source.next = [text, offset = std::size_t{0}](std::string& out) mutable {
-    const auto n = std::min(data_write_size, text->size() - offset);
-    out.append(*text, offset, n);
-    offset += n;
-    return offset < text->size();
-  };
-  start_send(std::move(self), std::move(env), std::move(source), std::move(handler));
+detail::data_source_ptr client::text_data(std::string data) {
+  return detail::data_source_ptr(new text_source(std::move(data)));
 }
 
-void client::start_send(std::shared_ptr<impl> self, envelope env, data_source source,
+detail::data_source_ptr client::message_data(const message& m) {
+  return detail::data_source_ptr(new message_source(m));
+}
+
+void client::start_send(std::shared_ptr<impl> self, envelope env, detail::data_source_ptr source,
                         send_handler handler) {
   // The user's handler runs on its own associated executor (a strand, say), if it has one.
   auto handler_executor = asio::get_associated_executor(handler, self->executor_);
@@ -638,7 +696,7 @@ void client::start_send(std::shared_ptr<impl> self, envelope env, data_source so
         send_report report;
         std::error_code ec;
         try {
-          co_await self->send(env, source, report);
+          co_await self->send(env, *source, report);
         } catch (const session_failure& f) {
           self->close();
           ec = make_error_code(f.code);
@@ -675,6 +733,14 @@ void client::start_quit(std::shared_ptr<impl> self, quit_handler handler) {
 }
 
 send_report client::send(const envelope& env, std::string data) {
+  return send_blocking(env, text_data(std::move(data)));
+}
+
+send_report client::send(const envelope& env, const message& m) {
+  return send_blocking(env, message_data(m));
+}
+
+send_report client::send_blocking(const envelope& env, detail::data_source_ptr source) {
   std::error_code ec;
   send_report report;
   auto store = [&](std::error_code e, send_report r) {
@@ -682,12 +748,12 @@ send_report client::send(const envelope& env, std::string data) {
     report = std::move(r);
   };
   if (impl_->own_context_) {
-    start_send(impl_, env, std::move(data), store);
+    start_send(impl_, env, std::move(source), store);
     impl_->own_context_->restart();
     impl_->own_context_->run();
   } else {
     std::promise<void> done;
-    start_send(impl_, env, std::move(data), [&](std::error_code e, send_report r) {
+    start_send(impl_, env, std::move(source), [&](std::error_code e, send_report r) {
       store(e, std::move(r));
       done.set_value();
     });

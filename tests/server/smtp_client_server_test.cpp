@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
 
 #include "support/send_expectations.hpp"
 #include "support/test_server.hpp"
@@ -164,6 +168,34 @@ TEST_F(SmtpClientAgainstPostfix, SendsTheBlindCopyInTheEnvelopeOnly) {
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(test::delivered_to(files, "verification-sud@example.test").size(), 1u);
   for (const auto& f : files) EXPECT_FALSE(test::header_value(test::read_delivered(f), "Bcc")) << f;
+}
+
+TEST_F(SmtpClientAgainstPostfix, StreamsAMessageWithEightBitTextAndALargeAttachment) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("envoi-streamed-" + std::to_string(::getpid()) + ".pdf");
+  std::string pdf(3 * 1024 * 1024, '\0');
+  for (std::size_t i = 0; i < pdf.size(); ++i) pdf[i] = static_cast<char>(i * 7919 % 251);
+  std::ofstream(path, std::ios::binary) << pdf;
+
+  auto m = reminder(server_.user, "helene.dupont@example.test");
+  m.date(std::chrono::system_clock::now()).message_id("streamed.1@example.test");
+  m.attach(attachment::from_file(path, "Relevé été 2026 – Médor.pdf"));
+  client c(clinic_account(server_.password));
+  const auto report = c.send(m.make_envelope(), m);
+  c.quit();
+  EXPECT_EQ(report.final_reply.code, 250);
+
+  // Postfix offers 8BITMIME, so the accented text went out as 8bit, not quoted-printable;
+  // the whole message has the size a 8-bit rendering announces.
+  const auto files = test::wait_for_maildir(server_, 1, std::chrono::seconds(10));
+  ASSERT_EQ(files.size(), 1u);
+  const auto sent = test::sent_message(test::read_delivered(files[0]));
+  EXPECT_NE(sent.find("Content-Transfer-Encoding: 8bit"), std::string::npos);
+  EXPECT_NE(sent.find("Médor a rendez-vous mardi à 14 h 30."), std::string::npos);
+  render_options eight_bit;
+  eight_bit.allow_8bit = true;
+  EXPECT_EQ(sent.size(), m.render_stream(eight_bit).size());
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -1,13 +1,16 @@
 #include "support/send_expectations.hpp"
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
 namespace envoi::test {
 
-smtp::send_error expect_send_error(smtp::client& c, const envelope& env, std::string data,
-                                   errc code, step where) {
+namespace {
+
+smtp::send_error expect_failure(const std::function<void()>& send, errc code, step where) {
   try {
-    c.send(env, std::move(data));
+    send();
   } catch (const smtp::send_error& e) {
     EXPECT_EQ(e.code(), code) << e.what();
     EXPECT_EQ(e.step(), where) << e.what();
@@ -16,6 +19,18 @@ smtp::send_error expect_send_error(smtp::client& c, const envelope& env, std::st
   ADD_FAILURE() << "the message was sent; expected " << make_error_code(code).message()
                 << " at step " << to_string(where);
   return smtp::send_error(make_error_code(code), {});
+}
+
+}  // namespace
+
+smtp::send_error expect_send_error(smtp::client& c, const envelope& env, std::string data,
+                                   errc code, step where) {
+  return expect_failure([&] { c.send(env, std::move(data)); }, code, where);
+}
+
+smtp::send_error expect_send_error(smtp::client& c, const envelope& env, const message& m,
+                                   errc code, step where) {
+  return expect_failure([&] { c.send(env, m); }, code, where);
 }
 
 }  // namespace envoi::test

@@ -14,5 +14,8 @@ namespace envoi::test {
 /// report, when the message was sent.
 smtp::send_error expect_send_error(smtp::client& c, const envelope& env, std::string data,
                                    errc code, step where);
+/// The same for a message sent with the streaming overload.
+smtp::send_error expect_send_error(smtp::client& c, const envelope& env, const message& m,
+                                   errc code, step where);
 
 }  // namespace envoi::test

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
 
 #include "support/scripted_peer.hpp"
 #include "support/send_expectations.hpp"
@@ -236,6 +240,41 @@ TEST(SmtpClient, DoesNotWaitLongForAQuitThatIsNeverAnswered) {
   const auto started = std::chrono::steady_clock::now();
   c.quit();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(7));
+}
+
+TEST(SmtpClient, ClosesWithoutEndingDataWhenAnAttachmentCannotBeReadMidway) {
+  // The file shrinks after the message was rendered, while DATA is under way: the client
+  // must not end the data, so that the server delivers nothing truncated.
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("envoi-shrinking-" + std::to_string(::getpid()) + ".pdf");
+  std::ofstream(path, std::ios::binary) << std::string(300 * 1024, 'P');
+  bool ended = true;
+  {
+    scripted_peer peer([&](peer_connection& c) {
+      c.send("220 peer.example.test ESMTP\r\n");
+      for (std::string line; !(line = c.read_line()).empty();) {
+        if (line.rfind("EHLO", 0) == 0) {
+          c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
+        } else if (line.rfind("DATA", 0) == 0) {
+          std::filesystem::resize_file(path, 1000);
+          c.send("354 go ahead\r\n");
+          for (std::string l; !(l = c.read_line()).empty();)
+            if (l == ".\r\n") return;
+          ended = false;
+          return;
+        } else {
+          c.send("250 2.0.0 Ok\r\n");
+        }
+      }
+    });
+    message m;
+    m.from(mailbox("", "sud@example.test")).add_to(mailbox("", "zoe@example.test"));
+    m.subject("Compte rendu").text("Bonjour").attach(attachment::from_file(path));
+    client c(plain_account(peer.port()));
+    test::expect_send_error(c, m.make_envelope(), m, errc::local_failure, step::data);
+  }  // the peer's script has ended
+  EXPECT_FALSE(ended) << "the end of data was sent for a message that could not be read";
+  std::filesystem::remove(path);
 }
 
 }  // namespace

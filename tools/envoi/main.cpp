@@ -97,7 +97,7 @@ int send(const send_options& o) {
 
   envoi::smtp::client client(site.account);
   try {
-    const auto report = client.send(env, m.render());
+    const auto report = client.send(env, m);
     client.quit();
     int status = exit_ok;
     for (const auto& r : report.recipients) {

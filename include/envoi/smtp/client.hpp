@@ -17,6 +17,15 @@
 
 namespace envoi::smtp {
 
+namespace detail {
+class data_source;
+// Deletes a data_source where its type is complete, so that callers' code never needs it.
+struct data_source_deleter {
+  void operator()(data_source* p) const noexcept;
+};
+using data_source_ptr = std::unique_ptr<data_source, data_source_deleter>;
+}  // namespace detail
+
 struct recipient_result {
   std::string address;
   /// The reply to this recipient's RCPT command.
@@ -83,9 +92,25 @@ class client {
   auto async_send(envelope env, std::string data, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code, send_report)>(
         [self = impl_](auto handler, envelope e, std::string d) {
-          start_send(self, std::move(e), std::move(d), std::move(handler));
+          start_send(self, std::move(e), text_data(std::move(d)), std::move(handler));
         },
         token, std::move(env), std::move(data));
+  }
+
+  /// Sends `m` to the envelope, like the overload above, but renders it only once the
+  /// server's extensions are known (8-bit text where it offers 8BITMIME, SMTPUTF8 when an
+  /// address needs it, SIZE checked before MAIL) and streams it: attachments are read from
+  /// their files while they are sent, never held whole. `m` must stay alive and unchanged
+  /// until the handler runs. An attachment that cannot be read fails with
+  /// errc::local_failure; when that happens during DATA the connection is closed without
+  /// ending the data, so the server delivers nothing.
+  template <typename CompletionToken>
+  auto async_send(envelope env, const message& m, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::error_code, send_report)>(
+        [self = impl_, &m](auto handler, envelope e) {
+          start_send(self, std::move(e), message_data(m), std::move(handler));
+        },
+        token, std::move(env));
   }
 
   /// Ends the session politely (QUIT), waiting at most a few seconds for the reply.
@@ -100,6 +125,8 @@ class client {
   /// Blocking form of async_send; throws send_error. Must not be called from a thread
   /// that runs the client's executor.
   send_report send(const envelope& env, std::string data);
+  /// Blocking form of the message overload of async_send; throws send_error.
+  send_report send(const envelope& env, const message& m);
   /// Blocking form of async_quit.
   void quit();
 
@@ -107,11 +134,11 @@ class client {
   using send_handler = boost::asio::any_completion_handler<void(std::error_code, send_report)>;
   using quit_handler = boost::asio::any_completion_handler<void(std::error_code)>;
   struct impl;
-  struct data_source;
-  static void start_send(std::shared_ptr<impl> self, envelope env, std::string data,
+  static detail::data_source_ptr text_data(std::string data);
+  static detail::data_source_ptr message_data(const message& m);
+  static void start_send(std::shared_ptr<impl> self, envelope env, detail::data_source_ptr source,
                          send_handler handler);
-  static void start_send(std::shared_ptr<impl> self, envelope env, data_source source,
-                         send_handler handler);
+  send_report send_blocking(const envelope& env, detail::data_source_ptr source);
   static void start_quit(std::shared_ptr<impl> self, quit_handler handler);
 
   // Shared with the operations in flight, so that a timer firing late finds it alive.
