@@ -199,39 +199,44 @@ void append_base64_lines(std::string& out, std::string_view data) {
 }
 
 std::string quoted_printable(std::string_view text) {
-  const std::string crlf = to_crlf(text);
-  std::string out;
-  out.reserve(crlf.size() + crlf.size() / 8);
+  static constexpr char hex[] = "0123456789ABCDEF";
+  const std::size_t n = text.size();
+  // Room for the worst case: every octet as =XX, and a soft break per 24 of them.
+  std::string out(3 * n + 3 * (n / 24 + 1), '\0');
+  char* o = out.data();
   std::size_t line_length = 0;
-  std::size_t pos = 0;
-  while (pos < crlf.size()) {
-    const std::size_t eol = std::min(crlf.find("\r\n", pos), crlf.size());
-    for (std::size_t i = pos; i < eol; ++i) {
-      const auto c = static_cast<unsigned char>(crlf[i]);
-      const bool last = i + 1 == eol;
-      std::string piece;
-      if ((c >= 33 && c <= 126 && c != '=') || (is_wsp(static_cast<char>(c)) && !last)) {
-        piece = static_cast<char>(c);
-      } else {
-        // RFC 2045 6.7 (3): white space before a line end would be stripped in transit.
-        append_hex(piece, '=', c);
-      }
-      // RFC 2045 6.7 (5): lines of at most 76 characters, the soft break's "=" included;
-      // the last character of a line needs no room for it.
-      const std::size_t limit = last ? 76 : 75;
-      if (line_length + piece.size() > limit) {
-        out += "=\r\n";
-        line_length = 0;
-      }
-      out += piece;
-      line_length += piece.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\r' || c == '\n') {
+      // RFC 5321 2.3.8: CR and LF travel only as the pair CRLF; a lone one ends a line.
+      *o++ = '\r';
+      *o++ = '\n';
+      line_length = 0;
+      if (c == '\r' && i + 1 < n && text[i + 1] == '\n') ++i;
+      continue;
     }
-    if (eol < crlf.size()) {
-      out += "\r\n";
+    const bool last = i + 1 == n || text[i + 1] == '\r' || text[i + 1] == '\n';
+    // RFC 2045 6.7 (3): white space before a line end would be stripped in transit.
+    const bool literal = (c >= 33 && c <= 126 && c != '=') || (is_wsp(text[i]) && !last);
+    const std::size_t width = literal ? 1 : 3;
+    // RFC 2045 6.7 (5): lines of at most 76 characters, the soft break's "=" included;
+    // the last character of a line needs no room for it.
+    if (line_length + width > (last ? 76u : 75u)) {
+      *o++ = '=';
+      *o++ = '\r';
+      *o++ = '\n';
       line_length = 0;
     }
-    pos = eol + 2;
+    if (literal) {
+      *o++ = static_cast<char>(c);
+    } else {
+      *o++ = '=';
+      *o++ = hex[c >> 4];
+      *o++ = hex[c & 15];
+    }
+    line_length += width;
   }
+  out.resize(static_cast<std::size_t>(o - out.data()));
   return out;
 }
 
