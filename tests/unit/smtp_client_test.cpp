@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -275,6 +276,25 @@ TEST(SmtpClient, ClosesWithoutEndingDataWhenAnAttachmentCannotBeReadMidway) {
   }  // the peer's script has ended
   EXPECT_FALSE(ended) << "the end of data was sent for a message that could not be read";
   std::filesystem::remove(path);
+}
+
+TEST(SmtpClient, SendsEightBitTextOnlyToAServerOfferingEightBitMime) {
+  // RFC 6152: raw 8-bit data only with BODY=8BITMIME, and only where it is offered.
+  message m;
+  m.from(mailbox("", "sud@example.test")).add_to(mailbox("Zoé", "zoe@example.test"));
+  m.subject("Reçu").text("Reçu à l'été, merci.\n");
+  for (const bool offered : {false, true}) {
+    scripted_peer peer(accepting_server(offered ? "250-8BITMIME\r\n" : ""));
+    client c(plain_account(peer.port()));
+    c.send(m.make_envelope(), m);
+    c.quit();
+    const auto seen = peer.received();
+    const bool has_8bit = std::any_of(
+        seen.begin(), seen.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; });
+    EXPECT_EQ(has_8bit, offered) << seen;
+    EXPECT_EQ(seen.find("BODY=8BITMIME") != std::string::npos, offered) << seen;
+    EXPECT_EQ(seen.find("Content-Transfer-Encoding: 8bit") != std::string::npos, offered);
+  }
 }
 
 }  // namespace
