@@ -8,8 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +21,7 @@
 #include <envoi/error.hpp>
 
 #include "cases.hpp"
+#include "support/message_json.hpp"
 
 namespace envoi::roundtrip {
 // GoogleTest shows a failing case by its name rather than as a byte dump.
@@ -38,51 +37,6 @@ using envoi::message;
 using envoi::roundtrip::round_trip_case;
 
 namespace {
-
-std::string hex_sha256(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) {
-    out += digits[digest[i] >> 4];
-    out += digits[digest[i] & 0x0F];
-  }
-  return out;
-}
-
-// A JSON string literal; UTF-8 passes through, control characters become \u escapes.
-std::string quoted_json(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7F) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
-      out += escape;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-// What the checkers must find is what the message object holds: for an internationalised
-// domain that is the A-label form mailbox() converted it to.
-std::string mailbox_json(const mailbox& m) {
-  return "{\"name\": " + quoted_json(m.display_name()) +
-         ", \"address\": " + quoted_json(m.address()) + "}";
-}
-
-std::string mailboxes_json(const std::vector<mailbox>& list) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < list.size(); ++i) out += (i ? ", " : "") + mailbox_json(list[i]);
-  return out + "]";
-}
 
 struct run_result {
   int status = -1;
@@ -152,18 +106,22 @@ TEST_P(RoundTrip, BothParsersReadBackWhatWasGiven) {
     // The file on disk has a plain name; the name under test is the one the message shows.
     const fs::path path = write("file" + std::to_string(i), bytes);
     m.attach({path, f.name, f.media_type});
-    files_json += (i ? ", " : "") + std::string("{\"file_name\": ") + quoted_json(f.name) +
-                  ", \"sha256\": " + quoted_json(hex_sha256(bytes)) +
-                  (f.media_type.empty() ? "" : ", \"media_type\": " + quoted_json(f.media_type)) +
-                  "}";
+    files_json +=
+        (i ? ", " : "") + std::string("{\"file_name\": ") + envoi::test::json_string(f.name) +
+        ", \"sha256\": " + envoi::test::json_string(envoi::test::sha256_hex(bytes)) +
+        (f.media_type.empty() ? ""
+                              : ", \"media_type\": " + envoi::test::json_string(f.media_type)) +
+        "}";
   }
 
   // What both checkers compare the parsed message with (check_message.py's JSON form).
-  const std::string expected =
-      "{\"subject\": " + quoted_json(c.subject) + ", \"from\": " + mailbox_json(*m.from()) +
-      ", \"to\": " + mailboxes_json(m.to()) + ", \"cc\": " + mailboxes_json(m.cc()) +
-      ", \"text\": " + quoted_json(c.text) + ", \"attachments\": [" + files_json +
-      "], \"absent_headers\": [\"Bcc\", \"Resent-Bcc\"]}";
+  const std::string expected = "{\"subject\": " + envoi::test::json_string(c.subject) +
+                               ", \"from\": " + envoi::test::json_mailbox(*m.from()) +
+                               ", \"to\": " + envoi::test::json_mailboxes(m.to()) +
+                               ", \"cc\": " + envoi::test::json_mailboxes(m.cc()) +
+                               ", \"text\": " + envoi::test::json_string(c.text) +
+                               ", \"attachments\": [" + files_json +
+                               "], \"absent_headers\": [\"Bcc\", \"Resent-Bcc\"]}";
 
   const std::string rendered = m.render();
   const fs::path eml = write("message.eml", rendered);

@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <clocale>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +16,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "support/message_json.hpp"
 
 #include <envoi/error.hpp>
 
@@ -73,47 +73,6 @@ message basic_message() {
   return m;
 }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
-  std::string out;
-  char hex[3];
-  for (unsigned int i = 0; i < size; ++i) {
-    std::snprintf(hex, sizeof hex, "%02x", digest[i]);
-    out += hex;
-  }
-  return out;
-}
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-      out += buffer;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string json_mailbox(const mailbox& m) {
-  return "{\"name\": " + json_string(m.display_name()) +
-         ", \"address\": " + json_string(m.address()) + "}";
-}
-
-std::string json_mailboxes(const std::vector<mailbox>& list) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < list.size(); ++i) out += (i ? ", " : "") + json_mailbox(list[i]);
-  return out + "]";
-}
-
 std::string bytes_of(const attachment& a) {
   if (a.data) return *a.data;
   std::ifstream in(a.path, std::ios::binary);
@@ -129,16 +88,19 @@ std::string multipart_json(const std::string& subtype, const std::vector<std::st
 }
 
 std::string text_json(const std::string& type, const std::string& text, const std::string& cte) {
-  return "{\"type\": " + json_string(type) + ", \"text\": " + json_string(text) +
-         ", \"cte\": " + json_string(cte) + "}";
+  return "{\"type\": " + envoi::test::json_string(type) +
+         ", \"text\": " + envoi::test::json_string(text) +
+         ", \"cte\": " + envoi::test::json_string(cte) + "}";
 }
 
 std::string binary_json(const std::string& type, const attachment& a,
                         const std::string& disposition) {
-  std::string out = "{\"type\": " + json_string(type) +
-                    ", \"sha256\": " + json_string(sha256_hex(bytes_of(a))) +
-                    ", \"cte\": \"base64\", \"disposition\": " + json_string(disposition);
-  if (!a.content_id.empty()) out += ", \"cid\": " + json_string("<" + a.content_id + ">");
+  std::string out =
+      "{\"type\": " + envoi::test::json_string(type) +
+      ", \"sha256\": " + envoi::test::json_string(envoi::test::sha256_hex(bytes_of(a))) +
+      ", \"cte\": \"base64\", \"disposition\": " + envoi::test::json_string(disposition);
+  if (!a.content_id.empty())
+    out += ", \"cid\": " + envoi::test::json_string("<" + a.content_id + ">");
   return out + "}";
 }
 
@@ -235,16 +197,18 @@ class RenderedMessage : public ::testing::Test {
         attachments->insert(attachments->end(), m.inline_parts().begin(), m.inline_parts().end());
     }
 
-    std::string json =
-        "{\"subject\": " + json_string(m.subject()) + ", \"from\": " + json_mailbox(*m.from()) +
-        ", \"cc\": " + json_mailboxes(m.cc()) + ", \"to\": " + json_mailboxes(m.to());
-    if (!m.text().empty() || !m.html()) json += ", \"text\": " + json_string(m.text());
+    std::string json = "{\"subject\": " + envoi::test::json_string(m.subject()) +
+                       ", \"from\": " + envoi::test::json_mailbox(*m.from()) +
+                       ", \"cc\": " + envoi::test::json_mailboxes(m.cc()) +
+                       ", \"to\": " + envoi::test::json_mailboxes(m.to());
+    if (!m.text().empty() || !m.html()) json += ", \"text\": " + envoi::test::json_string(m.text());
     json += ", \"attachments\": [";
     for (std::size_t i = 0; i < attachments->size(); ++i) {
       const attachment& a = (*attachments)[i];
       const std::string name = a.file_name.empty() ? a.path.filename().string() : a.file_name;
-      json += (i ? ", " : "") + std::string("{\"file_name\": ") + json_string(name) +
-              ", \"sha256\": " + json_string(sha256_hex(bytes_of(a))) + "}";
+      json += (i ? ", " : "") + std::string("{\"file_name\": ") + envoi::test::json_string(name) +
+              ", \"sha256\": " + envoi::test::json_string(envoi::test::sha256_hex(bytes_of(a))) +
+              "}";
     }
     json += "], \"absent_headers\": [\"Bcc\", \"X-Injected\"]" + extra + "}";
 
