@@ -1,6 +1,8 @@
 #include "mime/encoding.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 #include <openssl/evp.h>
 
@@ -198,26 +200,60 @@ void append_base64_lines(std::string& out, std::string_view data) {
   }
 }
 
+namespace {
+
+// Octets quoted-printable may show as themselves anywhere but at the end of a line
+// (RFC 2045 6.7 (2) and (3)): printable ASCII other than "=", and space and tab.
+constexpr std::array<bool, 256> qp_plain_table = [] {
+  std::array<bool, 256> t{};
+  for (int c = 33; c <= 126; ++c) t[static_cast<std::size_t>(c)] = c != '=';
+  t[' '] = true;
+  t['\t'] = true;
+  return t;
+}();
+
+bool is_line_end(char c) noexcept {
+  return c == '\r' || c == '\n';
+}
+
+}  // namespace
+
 std::string quoted_printable(std::string_view text) {
   static constexpr char hex[] = "0123456789ABCDEF";
   const std::size_t n = text.size();
+  const char* in = text.data();
   // Room for the worst case: every octet as =XX, and a soft break per 24 of them.
   std::string out(3 * n + 3 * (n / 24 + 1), '\0');
   char* o = out.data();
   std::size_t line_length = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\r' || c == '\n') {
+  std::size_t i = 0;
+  while (i < n) {
+    // Most of a French letter is plain: copy each run that fits on the line at once.
+    const std::size_t stop = std::min(n, i + (75 - std::min<std::size_t>(line_length, 75)));
+    std::size_t j = i;
+    while (j < stop && qp_plain_table[static_cast<unsigned char>(in[j])]) ++j;
+    // RFC 2045 6.7 (3): white space before a line end would be stripped in transit.
+    if (j > i && is_wsp(in[j - 1]) && (j == n || is_line_end(in[j]))) --j;
+    std::memcpy(o, in + i, j - i);
+    o += j - i;
+    line_length += j - i;
+    i = j;
+    if (i == n) break;
+
+    // One octet the run stopped at: a line end, an octet to encode, trailing white
+    // space, or one that needs a soft break first.
+    const auto c = static_cast<unsigned char>(in[i]);
+    if (is_line_end(in[i])) {
       // RFC 5321 2.3.8: CR and LF travel only as the pair CRLF; a lone one ends a line.
       *o++ = '\r';
       *o++ = '\n';
       line_length = 0;
-      if (c == '\r' && i + 1 < n && text[i + 1] == '\n') ++i;
+      if (c == '\r' && i + 1 < n && in[i + 1] == '\n') ++i;
+      ++i;
       continue;
     }
-    const bool last = i + 1 == n || text[i + 1] == '\r' || text[i + 1] == '\n';
-    // RFC 2045 6.7 (3): white space before a line end would be stripped in transit.
-    const bool literal = (c >= 33 && c <= 126 && c != '=') || (is_wsp(text[i]) && !last);
+    const bool last = i + 1 == n || is_line_end(in[i + 1]);
+    const bool literal = qp_plain_table[c] && !(is_wsp(in[i]) && last);
     const std::size_t width = literal ? 1 : 3;
     // RFC 2045 6.7 (5): lines of at most 76 characters, the soft break's "=" included;
     // the last character of a line needs no room for it.
@@ -235,26 +271,31 @@ std::string quoted_printable(std::string_view text) {
       *o++ = hex[c & 15];
     }
     line_length += width;
+    ++i;
   }
   out.resize(static_cast<std::size_t>(o - out.data()));
   return out;
 }
 
-transfer_encoding choose_transfer_encoding(std::string_view text, bool allow_8bit) {
-  // One pass without branches on the data, so that the compiler can vectorise it.
-  // RFC 2045 2.7 and 2.8: neither 7bit nor 8bit data holds NUL, and other control
-  // characters are left to quoted-printable, which shows them as =XX.
-  unsigned char high = 0;
-  bool control = false;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    high |= c;
-    control |= (c < 0x20 && c != '\t' && c != '\r' && c != '\n') | (c == 0x7F);
-  }
-  if (control) return transfer_encoding::quoted_printable;
+namespace {
 
-  // The longest line, line ends excluded. A lone CR counts as part of its line, which can
-  // only make the choice more careful.
+// What one octet says about the transfer encoding a text needs.
+enum octet_class : unsigned char { octet_eight_bit = 1, octet_control = 2 };
+
+// RFC 2045 2.7 and 2.8: neither 7bit nor 8bit data holds NUL, and other control
+// characters are left to quoted-printable, which shows them as =XX.
+constexpr std::array<unsigned char, 256> octet_classes = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 0x20; ++c)
+    t[static_cast<std::size_t>(c)] = c == '\t' || c == '\r' || c == '\n' ? 0 : octet_control;
+  t[0x7F] = octet_control;
+  for (int c = 0x80; c < 0x100; ++c) t[static_cast<std::size_t>(c)] = octet_eight_bit;
+  return t;
+}();
+
+// The longest line, line ends excluded. A lone CR counts as part of its line, which can
+// only make the choice more careful.
+std::size_t longest_line(std::string_view text) noexcept {
   std::size_t longest = 0;
   for (std::size_t start = 0; start <= text.size();) {
     std::size_t end = text.find('\n', start);
@@ -264,12 +305,32 @@ transfer_encoding choose_transfer_encoding(std::string_view text, bool allow_8bi
     longest = std::max(longest, length);
     start = end + 1;
   }
-  const bool eight_bit = (high & 0x80) != 0;
+  return longest;
+}
+
+}  // namespace
+
+transfer_encoding choose_transfer_encoding(std::string_view text, bool allow_8bit) {
+  // Without 8BITMIME the first 8-bit octet settles it, and in French text that comes
+  // early; so does a control character. Blocks of 64 octets keep the loop free of
+  // branches on the data.
+  const unsigned char settles =
+      allow_8bit ? octet_control : static_cast<unsigned char>(octet_control | octet_eight_bit);
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  unsigned char seen = 0;
+  for (std::size_t pos = 0; pos < text.size(); pos += 64) {
+    const std::size_t end = std::min(text.size(), pos + 64);
+    for (std::size_t i = pos; i < end; ++i) seen |= octet_classes[in[i]];
+    if (seen & settles) return transfer_encoding::quoted_printable;
+  }
+
+  const std::size_t longest = longest_line(text);
   // RFC 5322 2.1.1: 78 characters per line is the recommended limit for 7bit.
-  if (!eight_bit && longest <= 78) return transfer_encoding::seven_bit;
+  if (!(seen & octet_eight_bit)) {
+    return longest <= 78 ? transfer_encoding::seven_bit : transfer_encoding::quoted_printable;
+  }
   // RFC 6152 and RFC 2045 2.8: 8bit lines are at most 998 octets, CRLF excluded.
-  if (eight_bit && allow_8bit && longest <= max_line && is_valid_utf8(text))
-    return transfer_encoding::eight_bit;
+  if (longest <= max_line && is_valid_utf8(text)) return transfer_encoding::eight_bit;
   return transfer_encoding::quoted_printable;
 }
 

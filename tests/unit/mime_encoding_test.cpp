@@ -484,6 +484,25 @@ TEST(Mime, EightBitNeedsPermissionUtf8AndLinesWithin998Octets) {
   EXPECT_EQ(mime::encode_text("é\nx", te::quoted_printable), "=C3=A9\r\nx");
 }
 
+TEST(Mime, TransferEncodingSeesAControlOrEightBitOctetAtAnyPosition) {
+  // The octets are examined in blocks; one odd octet anywhere, block edges included,
+  // must change the choice.
+  using te = mime::transfer_encoding;
+  for (std::size_t pos = 0; pos < 200; ++pos) {
+    std::string text(200, 'a');
+    for (std::size_t i = 60; i < text.size(); i += 61) text[i] = '\n';
+    std::string control = text;
+    control[pos] = '\x01';
+    ASSERT_EQ(mime::choose_transfer_encoding(control, false), te::quoted_printable) << pos;
+    ASSERT_EQ(mime::choose_transfer_encoding(control, true), te::quoted_printable) << pos;
+    if (text[pos] == '\n' || pos + 1 == text.size() || text[pos + 1] == '\n') continue;
+    std::string accent = text;
+    accent.replace(pos, 2, "é");
+    ASSERT_EQ(mime::choose_transfer_encoding(accent, false), te::quoted_printable) << pos;
+    ASSERT_EQ(mime::choose_transfer_encoding(accent, true), te::eight_bit) << pos;
+  }
+}
+
 TEST(Mime, Base64SizeIsKnownFromTheInputLengthAlone) {
   std::string data;
   for (int n = 0; n < 400; ++n) {
