@@ -189,14 +189,28 @@ std::string base64(std::string_view data) {
 void append_base64_lines(std::string& out, std::string_view data) {
   // RFC 2045 6.8: 57 input bytes make one 76-character line.
   constexpr std::size_t group = 57;
-  out.reserve(out.size() + (data.size() + group - 1) / group * 78);
-  unsigned char line[80];
-  for (std::size_t pos = 0; pos < data.size(); pos += group) {
-    const std::size_t len = std::min(group, data.size() - pos);
-    const int n = EVP_EncodeBlock(line, reinterpret_cast<const unsigned char*>(data.data() + pos),
-                                  static_cast<int>(len));
-    out.append(reinterpret_cast<const char*>(line), static_cast<std::size_t>(n));
-    out += "\r\n";
+  constexpr std::size_t line = 76;
+  // OpenSSL encodes many lines per call; each block is then spread into lines in place.
+  // The encoded text starts far enough in that a line never moves over one not yet moved.
+  constexpr std::size_t lines_per_block = 64;
+  constexpr std::size_t slack = 2 * lines_per_block;
+  std::array<unsigned char, slack + lines_per_block * line + 1> buffer;
+  out.reserve(out.size() + static_cast<std::size_t>(base64_lines_size(data.size())));
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
+  for (std::size_t pos = 0; pos < data.size(); pos += group * lines_per_block) {
+    const std::size_t len = std::min(group * lines_per_block, data.size() - pos);
+    const auto encoded = static_cast<std::size_t>(
+        EVP_EncodeBlock(buffer.data() + slack, in + pos, static_cast<int>(len)));
+    unsigned char* to = buffer.data();
+    for (std::size_t from = 0; from < encoded; from += line) {
+      const std::size_t n = std::min(line, encoded - from);
+      std::memmove(to, buffer.data() + slack + from, n);
+      to[n] = '\r';
+      to[n + 1] = '\n';
+      to += n + 2;
+    }
+    out.append(reinterpret_cast<const char*>(buffer.data()),
+               static_cast<std::size_t>(to - buffer.data()));
   }
 }
 
