@@ -242,17 +242,29 @@ std::string quoted_printable(std::string_view text) {
   std::size_t line_length = 0;
   std::size_t i = 0;
   while (i < n) {
-    // Most of a French letter is plain: copy each run that fits on the line at once.
-    const std::size_t stop = std::min(n, i + (75 - std::min<std::size_t>(line_length, 75)));
+    // Most of a French letter is plain: copy each run that fits on the line, and each
+    // run of 8-bit octets (accented letters) that does, without the checks below.
+    const std::size_t room = 75 - std::min<std::size_t>(line_length, 75);
+    const std::size_t stop = std::min(n, i + room);
     std::size_t j = i;
-    while (j < stop && qp_plain_table[static_cast<unsigned char>(in[j])]) ++j;
+    while (j < stop && qp_plain_table[static_cast<unsigned char>(in[j])]) *o++ = in[j++];
     // RFC 2045 6.7 (3): white space before a line end would be stripped in transit.
-    if (j > i && is_wsp(in[j - 1]) && (j == n || is_line_end(in[j]))) --j;
-    std::memcpy(o, in + i, j - i);
-    o += j - i;
+    if (j > i && is_wsp(in[j - 1]) && (j == n || is_line_end(in[j]))) {
+      --j;
+      --o;
+    }
     line_length += j - i;
     i = j;
+    while (i < n && line_length <= 72 && static_cast<unsigned char>(in[i]) >= 0x80) {
+      const auto c = static_cast<unsigned char>(in[i++]);
+      o[0] = '=';
+      o[1] = hex[c >> 4];
+      o[2] = hex[c & 15];
+      o += 3;
+      line_length += 3;
+    }
     if (i == n) break;
+    if (i > j) continue;
 
     // One octet the run stopped at: a line end, an octet to encode, trailing white
     // space, or one that needs a soft break first.
