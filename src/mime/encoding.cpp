@@ -418,7 +418,9 @@ std::vector<std::string> encoded_words(std::string_view utf8, std::size_t max_le
     }
 
     const std::string_view chunk = utf8.substr(pos, end - pos);
-    std::string word = use_b ? "=?utf-8?B?" : "=?utf-8?Q?";
+    std::string word;
+    word.reserve(encoded_word_overhead + 3 * chunk.size());
+    word = use_b ? "=?utf-8?B?" : "=?utf-8?Q?";
     if (use_b) {
       word += base64(chunk);
     } else {
@@ -432,38 +434,40 @@ std::vector<std::string> encoded_words(std::string_view utf8, std::size_t max_le
 }
 
 std::vector<header_word> unstructured_words(std::string_view utf8, std::size_t first_width) {
+  // A word and the white space before it, as offsets into `utf8`: merging neighbours
+  // below only ever joins adjacent text, so no piece needs a copy of its own.
   struct raw_word {
-    std::string space;
-    std::string text;
+    std::size_t space_begin;
+    std::size_t text_begin;
+    std::size_t text_end;
     bool encode;
   };
 
   // Split into white space and words. White space at either end belongs to the value,
   // but a header parser strips it, so it is carried inside an encoded-word.
   std::vector<raw_word> raw;
+  raw.reserve(utf8.size() / 4 + 1);
   std::size_t i = 0;
   while (i < utf8.size()) {
-    std::size_t j = i;
-    while (j < utf8.size() && is_wsp(utf8[j])) ++j;
-    std::string space(utf8.substr(i, j - i));
-    if (j == utf8.size()) {
+    const std::size_t space_begin = i;
+    while (i < utf8.size() && is_wsp(utf8[i])) ++i;
+    if (i == utf8.size()) {
       if (raw.empty()) {
-        raw.push_back({"", std::move(space), true});
+        raw.push_back({space_begin, space_begin, i, true});
       } else {
-        raw.back().text += space;
+        raw.back().text_end = i;
         raw.back().encode = true;
       }
       break;
     }
-    i = j;
-    while (j < utf8.size() && !is_wsp(utf8[j])) ++j;
-    std::string text(utf8.substr(i, j - i));
-    i = j;
-    if (raw.empty() && !space.empty()) {
-      raw.push_back({"", space + text, true});
+    const std::size_t text_begin = i;
+    while (i < utf8.size() && !is_wsp(utf8[i])) ++i;
+    if (raw.empty() && text_begin > space_begin) {
+      raw.push_back({space_begin, space_begin, i, true});
     } else {
+      const std::string_view text = utf8.substr(text_begin, i - text_begin);
       const bool encode = needs_encoding(text, raw.empty() ? first_width : max_encoded_word);
-      raw.push_back({std::move(space), std::move(text), encode});
+      raw.push_back({space_begin, text_begin, i, encode});
     }
   }
 
@@ -471,18 +475,19 @@ std::vector<header_word> unstructured_words(std::string_view utf8, std::size_t f
   // and white space between two encoded-words is dropped when decoding. So neighbouring
   // words that need encoding are encoded together with the spaces between them.
   std::vector<header_word> words;
+  words.reserve(raw.size());
   for (std::size_t k = 0; k < raw.size(); ++k) {
-    std::string space = k == 0 ? std::string(" ") : raw[k].space;
+    std::string space =
+        k == 0
+            ? std::string(" ")
+            : std::string(utf8.substr(raw[k].space_begin, raw[k].text_begin - raw[k].space_begin));
+    const std::size_t begin = raw[k].text_begin;
     if (!raw[k].encode) {
-      words.push_back({std::move(space), raw[k].text});
+      words.push_back({std::move(space), std::string(utf8.substr(begin, raw[k].text_end - begin))});
       continue;
     }
-    std::string run = raw[k].text;
-    while (k + 1 < raw.size() && raw[k + 1].encode) {
-      ++k;
-      run += raw[k].space;
-      run += raw[k].text;
-    }
+    while (k + 1 < raw.size() && raw[k + 1].encode) ++k;
+    const std::string_view run = utf8.substr(begin, raw[k].text_end - begin);
     for (std::string& w :
          encoded_words(run, max_encoded_word, words.empty() ? first_width : max_encoded_word)) {
       words.push_back({std::move(space), std::move(w)});
