@@ -56,7 +56,7 @@ class reader {
       if (known) continue;
       const auto key =
           prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
-      if (k.str() == "dkim" || k.str() == "quota" || k.str() == "outbox")
+      if (k.str() == "quota" || k.str() == "outbox")
         fail(k.source(), key, "is not supported yet by this version of envoi; remove it");
       fail(k.source(), key,
            fmt::format("unknown key; expected one of {}", fmt::join(allowed, ", ")));
@@ -212,14 +212,42 @@ void read_smtp(const reader& r, const toml::table& t, std::string_view prefix, a
   read_credentials(r, t, prefix, acct);
 }
 
+// [sites.X.dkim]: the signing domain (the sender's by default), selector and key file.
+void read_dkim(const reader& r, const toml::table& t, std::string_view prefix, account& acct) {
+  r.check_keys(t, prefix, std::array{"domain"sv, "selector"sv, "key_file"sv});
+  const auto key = [&](std::string_view k) { return join(prefix, k); };
+  const auto required = [&](std::string_view k, std::string_view expected) {
+    if (auto n = t.get(k)) return string_at(r, *n, key(k), expected);
+    r.fail(t.source(), key(k), fmt::format("missing; expected {}", expected));
+  };
+  std::string domain(acct.sender.domain());
+  if (auto n = t.get("domain")) domain = string_at(r, *n, key("domain"), "the signing domain");
+  const std::string selector = required("selector", "the DNS selector, e.g. selector = \"envoi\"");
+  const std::string file = required("key_file", "the PEM private key's path");
+  try {
+    acct.dkim = std::make_shared<const dkim_signer>(
+        dkim_signer::from_pem_file(domain, selector, r.resolve(file)));
+  } catch (const invalid_input& e) {
+    // Reported at the line of the key that is wrong: the signer names it ("dkim.domain");
+    // anything else is about the key file.
+    std::string_view wrong = "key_file";
+    if (e.field() == "dkim.domain") wrong = "domain";
+    if (e.field() == "dkim.selector") wrong = "selector";
+    const auto* n = t.get(wrong);
+    const std::string reason = e.field().starts_with("dkim.") ? e.reason() : std::string(e.what());
+    r.fail(n != nullptr ? n->source() : t.source(), key(wrong), reason);
+  }
+}
+
 mailbox mailbox_at(const reader& r, const toml::node& n, std::string_view key) {
   return mailbox::parse(string_at(r, n, key, "a mail address"), r.field(n, key));
 }
 
 site read_site(const reader& r, const std::string& id, const toml::table& t) {
   const auto prefix = fmt::format("sites.{}", id);
-  r.check_keys(t, prefix,
-               std::array{"name"sv, "from"sv, "bcc_copy"sv, "shared_account"sv, "smtp"sv});
+  r.check_keys(
+      t, prefix,
+      std::array{"name"sv, "from"sv, "bcc_copy"sv, "shared_account"sv, "smtp"sv, "dkim"sv});
   const auto key = [&](std::string_view k) { return join(prefix, k); };
   site s;
   s.id = id;
@@ -248,6 +276,7 @@ site read_site(const reader& r, const std::string& id, const toml::table& t) {
     read_smtp(r, table_at(r, *n, key("smtp")), key("smtp"), s.account);
   else
     r.fail(t.source(), key("smtp"), fmt::format("missing; expected a [{}] table", key("smtp")));
+  if (auto n = t.get("dkim")) read_dkim(r, table_at(r, *n, key("dkim")), key("dkim"), s.account);
   return s;
 }
 

@@ -16,6 +16,7 @@
 
 #include <envoi/error.hpp>
 
+#include "dkim_canon.hpp"
 #include "mime/encoding.hpp"
 #include "mime/icalendar.hpp"
 
@@ -643,9 +644,11 @@ envelope message::make_envelope() const {
   return e;
 }
 
-rendered_message message::render_stream(const render_options& options) const& {
+rendered_message message::render_stream(const render_options& requested) const& {
   make_envelope();
   auto s = std::make_unique<rendered_message::state>();
+  render_options options = requested;
+  options.allow_8bit = requested.allow_8bit && requested.dkim == nullptr;
 
   // The message's own header fields, in the order of RFC 5322 3.6.
   std::string headers = "Date: " + format_date(date_.value_or(std::chrono::system_clock::now())) +
@@ -728,7 +731,30 @@ rendered_message message::render_stream(const render_options& options) const& {
 
   s->add_text(headers);
   s->add(body, true);
+  if (options.dkim != nullptr) sign(*s, headers + body.headers, *options.dkim);
   return rendered_message(std::move(s));
+}
+
+void message::sign(rendered_message::state& s, std::string_view header_block,
+                   const dkim_signer& signer) {
+  // The body is everything after the header block and its empty line. Hashing it means
+  // rendering it once, reading file attachments, before the signed message is handed out.
+  auto pass = std::make_unique<rendered_message::state>();
+  pass->segments = s.segments;
+  rendered_message body(std::move(pass));
+  detail::relaxed_body_hash hash;
+  std::uint64_t skip = header_block.size() + 2;
+  std::string chunk;
+  while (body.next(chunk)) {
+    const std::uint64_t n = std::min<std::uint64_t>(skip, chunk.size());
+    hash.update(std::string_view(chunk).substr(static_cast<std::size_t>(n)));
+    skip -= n;
+    chunk.clear();
+  }
+
+  const std::string field = signer.signature_field(header_block, hash.finish());
+  s.segments.front().text.insert(0, field);
+  s.size += field.size();
 }
 
 std::string message::render(const render_options& options) const {

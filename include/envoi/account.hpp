@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include <envoi/dkim.hpp>
 #include <envoi/mailbox.hpp>
 
 namespace envoi {
@@ -71,6 +73,8 @@ struct account {
   std::optional<std::string> bcc_copy;
   /// The EHLO argument; the machine's name when empty.
   std::string ehlo_name;
+  /// Signs every message sent through this account with DKIM when set.
+  std::shared_ptr<const dkim_signer> dkim;
   /// Time limit for each step of a session (connect, each reply, TLS handshake).
   std::chrono::milliseconds step_timeout = std::chrono::seconds(60);
 };

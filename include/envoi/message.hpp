@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <envoi/dkim.hpp>
 #include <envoi/mailbox.hpp>
 
 namespace envoi {
@@ -77,6 +78,12 @@ struct render_options {
   /// The server offers 8BITMIME (RFC 6152): UTF-8 text parts may go out as 8bit instead of
   /// quoted-printable. The caller then sends MAIL FROM with BODY=8BITMIME when uses_8bit().
   bool allow_8bit = false;
+  /// Signs the message with DKIM (RFC 6376) when set; must stay alive during
+  /// render_stream(). Signing reads file attachments once more, before the message is
+  /// handed out, to hash the body that the signature field at the top covers. A signed
+  /// message never uses 8bit parts: a relay that converts them to quoted-printable for a
+  /// next hop without 8BITMIME would break the signature.
+  const dkim_signer* dkim = nullptr;
 };
 
 /// A message being rendered, handed out in chunks so that attachments are never held
@@ -211,6 +218,10 @@ class message {
   std::string render(const render_options& options = {}) const;
 
  private:
+  // Puts a DKIM-Signature field at the top of a rendered message.
+  static void sign(rendered_message::state& s, std::string_view header_block,
+                   const dkim_signer& signer);
+
   std::optional<mailbox> from_;
   std::optional<mailbox> sender_;
   std::vector<mailbox> reply_to_, to_, cc_, bcc_;

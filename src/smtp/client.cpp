@@ -104,8 +104,9 @@ class data_source {
  public:
   virtual ~data_source() = default;
   // Called once the server's extensions are known, before MAIL, and again for a retry on
-  // a new connection: the bytes start over.
-  virtual void prepare(bool allow_8bit) = 0;
+  // a new connection: the bytes start over. A message is signed there when the account
+  // has a DKIM signer.
+  virtual void prepare(bool allow_8bit, const dkim_signer* dkim) = 0;
   virtual std::uint64_t size() const = 0;
   virtual bool eight_bit() const = 0;
   virtual bool smtputf8() const = 0;
@@ -125,7 +126,7 @@ namespace {
 class text_source final : public detail::data_source {
  public:
   explicit text_source(std::string text) : text_(std::move(text)) {}
-  void prepare(bool) override { offset_ = 0; }
+  void prepare(bool, const dkim_signer*) override { offset_ = 0; }
   std::uint64_t size() const override { return text_.size(); }
   bool eight_bit() const override { return !mime::is_ascii(text_); }
   bool smtputf8() const override { return false; }
@@ -147,9 +148,10 @@ class text_source final : public detail::data_source {
 class message_source final : public detail::data_source {
  public:
   explicit message_source(const message& m) : message_(m) {}
-  void prepare(bool allow_8bit) override {
+  void prepare(bool allow_8bit, const dkim_signer* dkim) override {
     render_options options;
     options.allow_8bit = allow_8bit;
+    options.dkim = dkim;
     stream_.emplace(message_.render_stream(options));
   }
   std::uint64_t size() const override { return stream_->size(); }
@@ -560,7 +562,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> transaction(const envelope& env, detail::data_source& data,
                                     send_report& report) {
     try {
-      data.prepare(caps_.eight_bit_mime);
+      data.prepare(caps_.eight_bit_mime, acct_.dkim.get());
     } catch (const std::exception& e) {
       fail(errc::local_failure, envoi::step::mail, {}, e.what());
     }

@@ -22,6 +22,7 @@
 
 #include "cases.hpp"
 #include "support/message_json.hpp"
+#include "support/process.hpp"
 
 namespace envoi::roundtrip {
 // GoogleTest shows a failing case by its name rather than as a byte dump.
@@ -35,40 +36,10 @@ using envoi::invalid_input;
 using envoi::mailbox;
 using envoi::message;
 using envoi::roundtrip::round_trip_case;
+using envoi::test::run_command;
+using envoi::test::shell_quoted;
 
 namespace {
-
-struct run_result {
-  int status = -1;
-  std::string output;
-};
-
-run_result run(const std::string& command) {
-  run_result r;
-  std::FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) {
-    r.output = "cannot start: " + command;
-    return r;
-  }
-  char buffer[4096];
-  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
-    r.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string shell_quoted(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
 
 // Each case works in a folder of its own, removed when the case ends.
 class RoundTrip : public ::testing::TestWithParam<round_trip_case> {
@@ -129,11 +100,11 @@ TEST_P(RoundTrip, BothParsersReadBackWhatWasGiven) {
   const std::string args = " " + shell_quoted(eml.string()) + " " + shell_quoted(json.string());
   const std::string tools = std::string(ENVOI_SOURCE_DIR) + "/tests/tools/";
 
-  const run_result python =
-      run(std::string(ENVOI_PYTHON) + " " + shell_quoted(tools + "check_message.py") + args);
+  const envoi::test::command_result python = run_command(
+      std::string(ENVOI_PYTHON) + " " + shell_quoted(tools + "check_message.py") + args);
   EXPECT_EQ(python.status, 0) << "Python's email package:\n" << python.output;
-  const run_result perl =
-      run(std::string(ENVOI_PERL) + " " + shell_quoted(tools + "check_message_perl") + args);
+  const envoi::test::command_result perl = run_command(
+      std::string(ENVOI_PERL) + " " + shell_quoted(tools + "check_message_perl") + args);
   EXPECT_EQ(perl.status, 0) << "Perl's MIME-tools:\n" << perl.output;
   if (python.status != 0 || perl.status != 0)
     ADD_FAILURE() << "--- rendered (first 4000 bytes) ---\n" << rendered.substr(0, 4000);

@@ -1,6 +1,7 @@
 #include <envoi/config.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -276,10 +277,40 @@ TEST_F(Config, RefusesASiteThatIsNotATable) {
   EXPECT_EQ(e.field(), at(2, "sites.sud"));
 }
 
-TEST_F(Config, SaysDkimIsNotSupportedYet) {
-  const auto e = failure(minimal + "[sites.sud.dkim]\nselector = \"s1\"\n");
-  EXPECT_EQ(e.field(), at(7, "sites.sud.dkim"));
-  EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos);
+TEST_F(Config, ReadsADkimKeyForASiteWithTheSendersDomainByDefault) {
+  const auto made = std::system(
+      ("openssl genpkey -algorithm ed25519 -out " + (dir_ / "dkim.pem").string() + " 2>/dev/null")
+          .c_str());
+  ASSERT_EQ(made, 0);
+  const auto cfg = envoi::load_config(
+      write(minimal + "[sites.sud.dkim]\nselector = \"envoi2026\"\nkey_file = \"dkim.pem\"\n"));
+  const auto& signer = cfg.sites.at("sud").account.dkim;
+  ASSERT_TRUE(signer);
+  EXPECT_EQ(signer->domain(), "example.test");
+  EXPECT_EQ(signer->selector(), "envoi2026");
+  EXPECT_EQ(signer->algorithm(), "ed25519-sha256");
+}
+
+TEST_F(Config, RefusesADkimTableWithAMissingOrBadKey) {
+  // [sites.sud.dkim] is line 7.
+  auto e = failure(minimal + "[sites.sud.dkim]\nselector = \"s1\"\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.dkim.key_file"));
+  EXPECT_NE(e.reason().find("missing"), std::string::npos);
+
+  write("not a key\n", "bad.pem");
+  e = failure(minimal + "[sites.sud.dkim]\nselector = \"s1\"\nkey_file = \"bad.pem\"\n");
+  EXPECT_EQ(e.field(), at(9, "sites.sud.dkim.key_file"));
+  EXPECT_NE(e.reason().find("PEM private key"), std::string::npos) << e.reason();
+
+  e = failure(minimal + "[sites.sud.dkim]\nselector = \"s1\"\nkey_file = \"absent.pem\"\n");
+  EXPECT_EQ(e.field(), at(9, "sites.sud.dkim.key_file"));
+  EXPECT_NE(e.reason().find("absent.pem"), std::string::npos) << e.reason();
+
+  e = failure(minimal + "[sites.sud.dkim]\nselector = \"a b\"\nkey_file = \"bad.pem\"\n");
+  EXPECT_EQ(e.field(), at(8, "sites.sud.dkim.selector"));
+
+  e = failure(minimal + "[sites.sud.dkim]\nselector = \"s1\"\nkey = \"x\"\n");
+  EXPECT_EQ(e.field(), at(9, "sites.sud.dkim.key"));
 }
 
 TEST_F(Config, RefusesAUserOfAnUnknownSite) {
