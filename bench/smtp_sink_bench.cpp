@@ -8,11 +8,12 @@
 //
 // MODE is `--sequential` (the default: each send is awaited before the next starts) or
 // `--window N` (N sends outstanding on the one client). The client runs one operation at
-// a time today, so `--window` with N above 1 is off unless asked for; the driver does not
-// report it when the run fails.
+// a time today: with N above 1, every send after the first opens its own connection and
+// cancels the other's look-up, and fails. So the window is used only when asked for, and
+// the driver leaves it out of its table when it fails.
 //
 // By default the application renders each message itself (message::render(), quoted-
-// printable text, 2,832 bytes for the first one) and hands the bytes to the client, so the
+// printable text, about 2,840 bytes) and hands the bytes to the client, so the
 // wire carries the same bytes smtp-source sends from the sample file. With `--stream` it
 // hands the message to the client, which renders it once it knows the server: smtp-sink
 // offers 8BITMIME, so the body then goes out as 8-bit text, which is shorter. With
@@ -22,8 +23,8 @@
 // Prints one line of `key=value` pairs: messages sent and refused, the send loop's wall
 // time and CPU time (getrusage), the same from the end of the first message on ("steady":
 // without connecting, which loads the system's trust store even without TLS), and the
-// first error. Exits 0 when every message was
-// accepted, 1 when one was not, 2 on bad arguments.
+// first error. Exits 0 when every message was accepted, 1 when one was not, 2 on bad
+// arguments.
 #include <sys/resource.h>
 
 #include <algorithm>
