@@ -27,8 +27,12 @@ std::string random_hex(std::size_t bytes) {
   unsigned char buffer[32];
   if (bytes > sizeof buffer || RAND_bytes(buffer, static_cast<int>(bytes)) != 1)
     throw std::runtime_error("the system's random generator failed");
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) out += fmt::format("{:02x}", buffer[i]);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(2 * bytes, '\0');
+  for (std::size_t i = 0; i < bytes; ++i) {
+    out[2 * i] = hex[buffer[i] >> 4];
+    out[2 * i + 1] = hex[buffer[i] & 15];
+  }
   return out;
 }
 

@@ -105,27 +105,39 @@ capabilities parse_ehlo(const smtp::reply& r) {
 
 void dot_stuff(std::string_view in, dot_stuff_state& state, std::string& out) {
   out.reserve(out.size() + in.size() + in.size() / 64 + 8);
-  for (const char c : in) {
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const char c = in[i];
     if (state.pending_cr) {
       state.pending_cr = false;
       out += "\r\n";
       state.line_start = true;
-      if (c == '\n') continue;  // that CR and this LF were one CRLF
+      if (c == '\n') {  // that CR and this LF were one CRLF
+        ++i;
+        continue;
+      }
     }
-    if (c == '\r') {
-      state.pending_cr = true;
+    if (c == '\r' || c == '\n') {
+      // A CR waits for the next octet; a bare LF ends the line as a CRLF would.
+      if (c == '\r') {
+        state.pending_cr = true;
+      } else {
+        out += "\r\n";
+        state.line_start = true;
+      }
+      ++i;
       continue;
     }
-    if (c == '\n') {
-      out += "\r\n";  // a bare LF
-      state.line_start = true;
-      continue;
-    }
+
     // RFC 5321 4.5.2: a line of mail text that starts with '.' gets one more '.'; the
     // first line counts too, since it follows the CRLF that ended the 354 exchange.
     if (state.line_start && c == '.') out += '.';
     state.line_start = false;
-    out += c;
+    // The rest of the line goes out as it is.
+    std::size_t end = i + 1;
+    while (end < in.size() && in[end] != '\r' && in[end] != '\n') ++end;
+    out.append(in.data() + i, end - i);
+    i = end;
   }
 }
 

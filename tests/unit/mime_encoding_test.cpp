@@ -200,6 +200,17 @@ std::string random_utf8(std::mt19937& rng) {
 
 }  // namespace
 
+TEST(Mime, Utf8ValidationFindsABadSequenceAfterAnyLengthOfAscii) {
+  // ASCII is skipped eight octets at a time; what follows it must still be checked.
+  for (std::size_t n = 0; n < 20; ++n) {
+    const std::string ascii(n, 'a');
+    EXPECT_TRUE(mime::is_valid_utf8(ascii + "é" + ascii)) << n;
+    EXPECT_FALSE(mime::is_valid_utf8(ascii + "\xC3")) << n;
+    EXPECT_FALSE(mime::is_valid_utf8(ascii + "\xC3" + ascii)) << n;
+    EXPECT_FALSE(mime::is_valid_utf8(ascii + "\xE9t\xE9" + ascii)) << n;
+  }
+}
+
 TEST(Mime, Utf8ValidationRefusesMalformedSequences) {
   EXPECT_TRUE(mime::is_valid_utf8("Hélène 🐾 €"));
   EXPECT_FALSE(mime::is_valid_utf8("\xC3"));              // truncated
