@@ -266,11 +266,13 @@ site read_site(const reader& r, const std::string& id, const toml::table& t) {
 
   if (auto n = t.get("bcc_copy")) s.account.bcc_copy = mailbox_at(r, *n, key("bcc_copy")).address();
 
-  // Whether users of the site send through the site's account. Accepted so that files
-  // written for the full design load; account resolution does not use it yet.
-  if (auto n = t.get("shared_account"); n && !n->is_boolean())
-    r.fail(n->source(), key("shared_account"),
-           fmt::format("expected true or false, got {}", shown(*n)));
+  // Whether users of the site send through the site's account, as most clinics choose.
+  if (auto n = t.get("shared_account")) {
+    if (!n->is_boolean())
+      r.fail(n->source(), key("shared_account"),
+             fmt::format("expected true or false, got {}", shown(*n)));
+    s.shared_account = n->as_boolean()->get();
+  }
 
   if (auto n = t.get("smtp"))
     read_smtp(r, table_at(r, *n, key("smtp")), key("smtp"), s.account);
@@ -280,27 +282,58 @@ site read_site(const reader& r, const std::string& id, const toml::table& t) {
   return s;
 }
 
-// User accounts are parsed and checked but not used yet: mail leaves through site accounts.
-void read_user(const reader& r, const std::string& id, const toml::table& t, const config& cfg) {
-  const auto prefix = fmt::format("users.{}", id);
-  r.check_keys(t, prefix, std::array{"site"sv, "from"sv, "smtp"sv});
+// The site ids of a user: `site = "sud"` or `sites = ["sud", "nord"]`, each one known.
+std::vector<std::string> read_user_sites(const reader& r, const toml::table& t,
+                                         std::string_view prefix, const config& cfg) {
   const auto key = [&](std::string_view k) { return join(prefix, k); };
+  const auto* one = t.get("site");
+  const auto* many = t.get("sites");
+  if (one && many) r.fail(many->source(), key("sites"), "set either site or sites, not both");
+  if (!one && !many)
+    r.fail(t.source(), key("site"),
+           "missing; expected the id of the user's site, or sites = [...] for several");
 
-  if (auto n = t.get("site")) {
-    const auto site_id = string_at(r, *n, key("site"), "a site's id");
-    if (!cfg.sites.contains(site_id))
-      r.fail(n->source(), key("site"),
-             fmt::format("no [sites.{}] in this file; expected one of the sites' ids", site_id));
-  } else {
-    r.fail(t.source(), key("site"), "missing; expected the id of the user's site");
+  std::vector<std::pair<const toml::node*, std::string>> ids;
+  if (one) ids.emplace_back(one, string_at(r, *one, key("site"), "a site's id"));
+  if (many) {
+    const auto* list = many->as_array();
+    if (list == nullptr || list->empty())
+      r.fail(
+          many->source(), key("sites"),
+          fmt::format("expected a list of site ids, e.g. sites = [\"sud\"], got {}", shown(*many)));
+    for (const auto& item : *list)
+      ids.emplace_back(&item, string_at(r, item, key("sites"), "a site's id"));
   }
 
-  account acct;
+  std::vector<std::string> sites;
+  for (auto& [node, id] : ids) {
+    if (!cfg.sites.contains(id))
+      r.fail(node->source(), key(one ? "site" : "sites"),
+             fmt::format("no [sites.{}] in this file; expected one of the sites' ids", id));
+    sites.push_back(std::move(id));
+  }
+  return sites;
+}
+
+user read_user(const reader& r, const std::string& id, const toml::table& t, const config& cfg) {
+  const auto prefix = fmt::format("users.{}", id);
+  r.check_keys(t, prefix, std::array{"site"sv, "sites"sv, "from"sv, "smtp"sv});
+  const auto key = [&](std::string_view k) { return join(prefix, k); };
+  user u;
+  u.id = id;
+  u.sites = read_user_sites(r, t, prefix, cfg);
+
   if (auto n = t.get("from"))
-    acct.sender = mailbox_at(r, *n, key("from"));
+    u.from = mailbox_at(r, *n, key("from"));
   else
     r.fail(t.source(), key("from"), "missing; expected the user's address");
-  if (auto n = t.get("smtp")) read_smtp(r, table_at(r, *n, key("smtp")), key("smtp"), acct);
+  if (auto n = t.get("smtp")) {
+    account acct;
+    acct.sender = u.from;
+    read_smtp(r, table_at(r, *n, key("smtp")), key("smtp"), acct);
+    u.account = std::move(acct);
+  }
+  return u;
 }
 
 }  // namespace
@@ -331,7 +364,8 @@ config load_config(const std::filesystem::path& path) {
   if (auto n = doc.get("users")) {
     for (auto&& [id, v] : table_at(r, *n, "users")) {
       const auto key = fmt::format("users.{}", id.str());
-      read_user(r, std::string(id.str()), table_at(r, v, key), cfg);
+      cfg.users.emplace(std::string(id.str()),
+                        read_user(r, std::string(id.str()), table_at(r, v, key), cfg));
     }
   }
   return cfg;

@@ -12,11 +12,18 @@
 //   login = "sud@example.test" # defaults to the sender's address
 //   password_env = "ENVOI_SUD_PASSWORD"   # or password_file = "/path"
 //   ca_file = "/path/ca.pem"   # optional; the system's roots otherwise
+//   [users.marie]
+//   sites = ["sud", "nord"]    # or site = "sud"
+//   from = "Dr Marie Dupont <marie.dupont@example.test>"
+//   [users.marie.smtp]         # optional, same keys as a site's; used where the site
+//   host = "smtp.example.test" # has shared_account = false
 #pragma once
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <envoi/account.hpp>
 
@@ -27,10 +34,26 @@ struct site {
   /// The clinic's name as its clients know it.
   std::string name;
   envoi::account account;
+  /// One account for the site and all its users (`shared_account`, true unless set
+  /// false): correspondence then leaves through the site's account too.
+  bool shared_account = true;
+};
+
+/// A member of staff who writes correspondence.
+struct user {
+  std::string id;
+  /// The sites the user works at (`site = "sud"` or `sites = ["sud", "nord"]`).
+  std::vector<std::string> sites;
+  /// The user's own address (`from`).
+  mailbox from;
+  /// The user's own SMTP account (`[users.ID.smtp]`), used on sites that do not share
+  /// theirs; it has `from` as its sender.
+  std::optional<envoi::account> account;
 };
 
 struct config {
   std::map<std::string, site, std::less<>> sites;
+  std::map<std::string, user, std::less<>> users;
 };
 
 /// Reads a configuration file. Throws invalid_input whose field is

@@ -153,7 +153,7 @@ ca_file = "certs/ca.pem"
   EXPECT_EQ(a.password.describe(), "file " + (dir_ / "secrets/sud.pw").string());
 }
 
-TEST_F(Config, AcceptsUsersButKeepsOnlySites) {
+TEST_F(Config, ReadsAUserDeclaredBeforeItsSite) {
   const auto cfg = envoi::load_config(write(R"([users.dr_martin]
 site = "sud"
 from = "Dr Martin <martin@example.test>"
@@ -162,6 +162,14 @@ host = "smtp.example.test"
 password_env = "ENVOI_MARTIN_PASSWORD"
 )" + minimal));
   EXPECT_EQ(cfg.sites.size(), 1u);
+  EXPECT_TRUE(cfg.sites.at("sud").shared_account);
+  const envoi::user& u = cfg.users.at("dr_martin");
+  EXPECT_EQ(u.sites, std::vector<std::string>{"sud"});
+  EXPECT_EQ(u.from.display_name(), "Dr Martin");
+  ASSERT_TRUE(u.account);
+  EXPECT_EQ(u.account->sender.address(), "martin@example.test");
+  EXPECT_EQ(u.account->login, "martin@example.test");
+  EXPECT_EQ(u.account->host, "smtp.example.test");
 }
 
 TEST_F(Config, RefusesAnUnknownKeyNamingIt) {
