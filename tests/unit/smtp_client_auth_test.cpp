@@ -361,13 +361,14 @@ TEST(SmtpClientAuth, Xoauth2RefreshesAnExpiredTokenAndTriesOnceMore) {
   client c(a);
   transcript t;
   t.install(c);
-  c.send(one_recipient(), body);
+  const auto report = c.send(one_recipient(), body);
   c.quit();
   EXPECT_EQ(tokens->calls(), (std::vector<bool>{false, true}));
   EXPECT_EQ(answers, std::vector<std::string>{"\r\n"});  // exactly an empty line
   EXPECT_EQ(delivered, 1);
   EXPECT_EQ(auth_lines(peer.received()).size(), 3u) << peer.received();
-  const auto text = t.text();
+  std::string text = t.text() + report.final_reply.to_string() + report.detail;
+  for (const auto& r : report.recipients) text += r.reply.to_string();
   for (const std::string secret : {std::string("expired-token-41"), std::string("fresh-token-42"),
                                    xoauth2("expired-token-41"), xoauth2("fresh-token-42")})
     EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in\n" << text;
@@ -394,6 +395,34 @@ TEST(SmtpClientAuth, Xoauth2RefusedTwiceIsAnAuthFailureCarryingTheServersError) 
                                    std::string("also-bad-token-43"), xoauth2("expired-token-41")})
     EXPECT_EQ(what.find(secret), std::string::npos) << what;
   EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
+}
+
+TEST(SmtpClientAuth, Xoauth2SendsAValidTokenOnTheAuthLineToAServerThatNeedsIt) {
+  // F30 (a) and (c): a server that refuses AUTH XOAUTH2 without an initial response; the
+  // first token is good, so the provider is asked once and nothing is refreshed.
+  std::vector<std::string> answers;
+  int delivered = 0;
+  auto refuse_bare = xoauth2_server("good-token-1", &answers);
+  scripted_peer peer(auth_server(
+      "250-AUTH XOAUTH2\r\n",
+      [refuse_bare](peer_connection& c, const std::string& line) {
+        if (line == "AUTH XOAUTH2\r\n")
+          c.send("504 5.7.4 Unrecognized authentication type\r\n");
+        else
+          refuse_bare(c, line);
+      },
+      &delivered));
+  auto tokens = std::make_shared<listed_tokens>(std::vector<std::string>{"good-token-1"});
+  auto a = auth_account(peer.port());
+  a.token_provider = tokens;
+  client c(a);
+  c.send(one_recipient(), body);
+  c.quit();
+  EXPECT_EQ(tokens->calls(), std::vector<bool>{false});
+  EXPECT_TRUE(answers.empty());
+  EXPECT_EQ(auth_lines(peer.received()),
+            std::vector<std::string>{"AUTH XOAUTH2 " + xoauth2("good-token-1")});
+  EXPECT_EQ(delivered, 1);
 }
 
 TEST(SmtpClientAuth, OauthBearerIsPreferredWhenOfferedWithAToken) {
@@ -431,6 +460,28 @@ TEST(SmtpClientAuth, ATokenProviderThatThrowsFailsTheAuthStepBeforeAnyAuthByte) 
       test::expect_send_error(c, one_recipient(), body, errc::secret_unavailable, step::auth);
   EXPECT_NE(e.report().detail.find("token endpoint down"), std::string::npos);
   EXPECT_EQ(peer.received().find("AUTH"), std::string::npos);
+}
+
+TEST(SmtpClientAuth, StopsBeforeAnyCredentialWhenTheTlsHandshakeFails) {
+  // F33 (c): STARTTLS is accepted, then what comes back is not TLS.
+  scripted_peer peer([](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.read_line();
+    c.send("250-peer.example.test\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n");
+    c.read_line();
+    c.send("220 2.0.0 Ready to start TLS\r\n");
+    c.read_line(std::chrono::milliseconds(300));  // the ClientHello, binary
+    c.send("this is not a TLS record\r\n");
+    c.client_closed();
+  });
+  auto a = auth_account(peer.port());
+  a.security = security::starttls;
+  client c(a);
+  test::expect_send_error(c, one_recipient(), body, errc::tls_handshake_failed, step::tls);
+  const auto seen = peer.received();
+  EXPECT_EQ(seen.find("AUTH"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find(password_b64), std::string::npos) << seen;
 }
 
 TEST(SmtpClientTranscript, ShowsBothDirectionsWithAuthDataAndTheMessageRedacted) {
