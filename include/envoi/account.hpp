@@ -57,7 +57,9 @@ class sha256_fingerprint {
   /// The fingerprint of DER-encoded bytes `der` (a certificate as sent on the wire).
   static sha256_fingerprint of_der(std::string_view der);
 
+  /// True for the default-constructed value: no pin.
   bool empty() const noexcept { return !set_; }
+  /// The 32 bytes of the digest (all zero when empty).
   const std::array<unsigned char, 32>& bytes() const noexcept { return bytes_; }
   /// Upper-case pairs separated by ':', "AB:CD:...", or "" when empty.
   std::string to_string() const;

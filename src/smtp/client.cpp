@@ -547,6 +547,22 @@ struct client::impl : std::enable_shared_from_this<impl> {
     return token;
   }
 
+  // What `m` needs: the password or an access token (a new one when `refresh`). Read
+  // before any AUTH byte, so that a missing secret is sent as nothing.
+  sasl::credentials credentials_for(sasl::mechanism m, bool refresh) {
+    sasl::credentials c{acct_.login, {}, {}, acct_.host, acct_.port};
+    if (sasl::uses_token(m)) {
+      c.token = access_token(refresh);
+      return c;
+    }
+    try {
+      c.password = acct_.password.read();
+    } catch (const std::system_error& e) {
+      fail(errc::secret_unavailable, envoi::step::auth, {}, e.what());
+    }
+    return c;
+  }
+
   // One AUTH command and its challenges (RFC 4954 4); returns the final reply.
   asio::awaitable<smtp::reply> sasl_exchange(sasl::exchange& ex) {
     const std::string first = ex.command();
@@ -568,32 +584,21 @@ struct client::impl : std::enable_shared_from_this<impl> {
     const bool token = acct_.token_provider != nullptr;
     const auto mechanism =
         sasl::choose(acct_.auth, caps_.auth, {!acct_.password.empty() || !token, token});
+    // A 504 to the chosen mechanism ends the step: the next one the server lists is not
+    // tried yet, so an account facing such a server forces the mechanism that works.
     if (!mechanism) {
       co_await say_goodbye();
       fail(errc::auth_not_offered, envoi::step::auth, {}, mechanism_mismatch());
     }
 
-    // Read the secret before any AUTH byte, so that a missing one is sent as nothing.
-    sasl::credentials creds{acct_.login, {}, {}, acct_.host, acct_.port};
-    if (sasl::uses_token(*mechanism)) {
-      creds.token = access_token(false);
-    } else {
-      try {
-        creds.password = acct_.password.read();
-      } catch (const std::system_error& e) {
-        fail(errc::secret_unavailable, envoi::step::auth, {}, e.what());
-      }
-    }
-
     std::optional<sasl::exchange> ex;
-    ex.emplace(*mechanism, std::move(creds));
+    ex.emplace(*mechanism, credentials_for(*mechanism, false));
     auto r = co_await sasl_exchange(*ex);
     if (r.permanent() && sasl::uses_token(*mechanism)) {
       // F30: tokens expire; the provider's cached one may be stale. One new token, one
       // more try; a second refusal is final.
       trace_event("the server refused the access token; asking the provider for a new one");
-      sasl::credentials again{acct_.login, {}, access_token(true), acct_.host, acct_.port};
-      ex.emplace(*mechanism, std::move(again));
+      ex.emplace(*mechanism, credentials_for(*mechanism, true));
       r = co_await sasl_exchange(*ex);
     }
     if (r.code == 235) co_return;
