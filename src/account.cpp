@@ -4,7 +4,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <system_error>
+
+#include <openssl/evp.h>
 
 #include <envoi/error.hpp>
 
@@ -62,6 +65,62 @@ std::string secret_ref::read() const {
     }
   }
   fail("the account", "has an unknown password source");
+}
+
+sha256_fingerprint::sha256_fingerprint(std::string_view text, std::string field) {
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  // Either 64 digits, or 32 pairs with a ':' between each: a stray or missing colon is
+  // more likely a copy-and-paste accident than a fingerprint.
+  const bool colons = text.size() == 32 * 3 - 1;
+  if (text.size() != 64 && !colons)
+    throw invalid_input(std::move(field),
+                        "expected a SHA-256 fingerprint: 64 hexadecimal digits, optionally "
+                        "in pairs separated by ':'; got " +
+                            std::to_string(text.size()) + " characters");
+  const std::size_t stride = colons ? 3 : 2;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const std::size_t at = i * stride;
+    const int high = digit(text[at]);
+    const int low = digit(text[at + 1]);
+    if (high < 0 || low < 0 || (colons && i < 31 && text[at + 2] != ':'))
+      throw invalid_input(std::move(field),
+                          "expected a SHA-256 fingerprint of hexadecimal digits, optionally "
+                          "in pairs separated by ':'; found '" +
+                              std::string(1, high < 0  ? text[at]
+                                             : low < 0 ? text[at + 1]
+                                                       : text[at + 2]) +
+                              "'");
+    bytes_[i] = static_cast<unsigned char>(high * 16 + low);
+  }
+  set_ = true;
+}
+
+sha256_fingerprint sha256_fingerprint::of_der(std::string_view der) {
+  sha256_fingerprint f;
+  unsigned int length = 0;
+  if (EVP_Digest(der.data(), der.size(), f.bytes_.data(), &length, EVP_sha256(), nullptr) != 1 ||
+      length != f.bytes_.size())
+    throw std::runtime_error("SHA-256 is not available from OpenSSL");
+  f.set_ = true;
+  return f;
+}
+
+std::string sha256_fingerprint::to_string() const {
+  if (!set_) return {};
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(32 * 3);
+  for (const unsigned char b : bytes_) {
+    if (!out.empty()) out += ':';
+    out += hex[b >> 4];
+    out += hex[b & 0x0f];
+  }
+  return out;
 }
 
 std::string secret_ref::describe() const {

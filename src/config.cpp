@@ -157,6 +157,14 @@ void read_server(const reader& r, const toml::table& t, std::string_view prefix,
              fmt::format("\"{}\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
                          acct.ca_file.string()));
   }
+  if (auto n = t.get("tls_fingerprint_sha256")) {
+    const auto text = string_at(r, *n, key("tls_fingerprint_sha256"), "a SHA-256 fingerprint");
+    try {
+      acct.tls_fingerprint_sha256 = sha256_fingerprint(text);
+    } catch (const invalid_input& e) {
+      r.fail(n->source(), key("tls_fingerprint_sha256"), e.reason());
+    }
+  }
   if (auto n = t.get("ehlo_name"))
     acct.ehlo_name = string_at(r, *n, key("ehlo_name"), "this machine's host name");
   if (auto n = t.get("timeout_seconds"))
@@ -171,7 +179,10 @@ void read_credentials(const reader& r, const toml::table& t, std::string_view pr
     acct.auth = choice_at(r, *n, key("auth"),
                           std::array{std::pair{"auto"sv, auth_method::automatic},
                                      std::pair{"plain"sv, auth_method::plain},
-                                     std::pair{"login"sv, auth_method::login}});
+                                     std::pair{"login"sv, auth_method::login},
+                                     std::pair{"cram-md5"sv, auth_method::cram_md5},
+                                     std::pair{"xoauth2"sv, auth_method::xoauth2},
+                                     std::pair{"oauthbearer"sv, auth_method::oauthbearer}});
   }
 
   // Two sources would leave the reader guessing which one wins.
@@ -207,7 +218,8 @@ void read_credentials(const reader& r, const toml::table& t, std::string_view pr
 void read_smtp(const reader& r, const toml::table& t, std::string_view prefix, account& acct) {
   r.check_keys(t, prefix,
                std::array{"host"sv, "port"sv, "security"sv, "auth"sv, "login"sv, "password_env"sv,
-                          "password_file"sv, "ca_file"sv, "ehlo_name"sv, "timeout_seconds"sv});
+                          "password_file"sv, "ca_file"sv, "tls_fingerprint_sha256"sv, "ehlo_name"sv,
+                          "timeout_seconds"sv});
   read_server(r, t, prefix, acct);
   read_credentials(r, t, prefix, acct);
 }

@@ -1,15 +1,18 @@
 // An SMTP account: who sends, through which server, with which credentials.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <envoi/dkim.hpp>
 #include <envoi/mailbox.hpp>
+#include <envoi/oauth.hpp>
 
 namespace envoi {
 
@@ -23,12 +26,50 @@ enum class security {
   none,
 };
 
-/// Which SASL mechanism AUTH uses.
+/// Which SASL mechanism AUTH uses. A mechanism other than `automatic` is used only if
+/// the server offers it; otherwise the send fails with errc::auth_not_offered, naming it
+/// and what the server offers.
 enum class auth_method {
-  /// The best the server offers: PLAIN, then LOGIN.
+  /// The best the server offers: with a token provider OAUTHBEARER, then XOAUTH2; with a
+  /// password PLAIN, then LOGIN, then CRAM-MD5 (PLAIN is one round trip and safe under
+  /// TLS; CRAM-MD5 rests on MD5 and adds nothing under TLS).
   automatic,
+  /// RFC 4616, with the credentials on the AUTH line.
   plain,
+  /// The widespread non-standard LOGIN: user, then password, each after a 334.
   login,
+  /// RFC 2195: an HMAC-MD5 of the server's challenge keyed by the password.
+  cram_md5,
+  /// Google's and Microsoft's XOAUTH2 with an access token from the token provider.
+  xoauth2,
+  /// RFC 7628 OAUTHBEARER with an access token from the token provider.
+  oauthbearer,
+};
+
+/// The SHA-256 fingerprint of a certificate, for pinning a server's own certificate.
+class sha256_fingerprint {
+ public:
+  /// No fingerprint: the usual chain and host-name checks apply.
+  sha256_fingerprint() = default;
+  /// Reads 64 hexadecimal digits, in either case, with or without a ':' between each
+  /// pair (as `openssl x509 -fingerprint -sha256` prints it). Throws invalid_input whose
+  /// field is `field` when the text is anything else.
+  explicit sha256_fingerprint(std::string_view text, std::string field = "tls_fingerprint_sha256");
+  /// The fingerprint of DER-encoded bytes `der` (a certificate as sent on the wire).
+  static sha256_fingerprint of_der(std::string_view der);
+
+  /// True for the default-constructed value: no pin.
+  bool empty() const noexcept { return !set_; }
+  /// The 32 bytes of the digest (all zero when empty).
+  const std::array<unsigned char, 32>& bytes() const noexcept { return bytes_; }
+  /// Upper-case pairs separated by ':', "AB:CD:...", or "" when empty.
+  std::string to_string() const;
+
+  friend bool operator==(const sha256_fingerprint&, const sha256_fingerprint&) = default;
+
+ private:
+  std::array<unsigned char, 32> bytes_{};
+  bool set_ = false;
 };
 
 /// Where a password comes from. The value itself is read only when it is needed and
@@ -66,8 +107,17 @@ struct account {
   /// The user name for AUTH; no AUTH when empty.
   std::string login;
   secret_ref password;
+  /// Where XOAUTH2 and OAUTHBEARER get access tokens; none when null. Shared by copies
+  /// of the account.
+  std::shared_ptr<envoi::token_provider> token_provider;
   /// PEM file of the certificate authorities to trust instead of the system's.
   std::filesystem::path ca_file;
+  /// When set, the server's own (leaf) certificate must have exactly this SHA-256
+  /// fingerprint, and that replaces the chain and host-name checks: for a clinic whose
+  /// server has a self-signed certificate. A different certificate fails the tls step
+  /// with errc::certificate_untrusted, the detail giving the fingerprint seen. The pin
+  /// must be changed when the server's certificate is renewed.
+  sha256_fingerprint tls_fingerprint_sha256;
   /// Address that receives a blind copy of every message sent through this account,
   /// added to the envelope only.
   std::optional<std::string> bcc_copy;

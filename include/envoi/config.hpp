@@ -8,15 +8,19 @@
 //   host = "smtp.example.test"
 //   port = 587
 //   security = "starttls"      # starttls | tls | none
-//   auth = "auto"              # auto | plain | login
+//   auth = "auto"              # auto | plain | login | cram-md5 | xoauth2 | oauthbearer
 //   login = "sud@example.test" # defaults to the sender's address
 //   password_env = "ENVOI_SUD_PASSWORD"   # or password_file = "/path"
 //   ca_file = "/path/ca.pem"   # optional; the system's roots otherwise
+//   tls_fingerprint_sha256 = "AB:CD:..."  # optional; pins the server's own certificate
 //   [users.marie]
 //   sites = ["sud", "nord"]    # or site = "sud"
 //   from = "Dr Marie Dupont <marie.dupont@example.test>"
 //   [users.marie.smtp]         # optional, same keys as a site's; used where the site
 //   host = "smtp.example.test" # has shared_account = false
+//
+// xoauth2 and oauthbearer need a token provider, which a file cannot hold: the application
+// sets account::token_provider on the loaded account.
 #pragma once
 
 #include <filesystem>

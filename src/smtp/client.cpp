@@ -25,11 +25,13 @@
 
 #include "mime/encoding.hpp"
 #include "smtp/protocol.hpp"
+#include "smtp/sasl.hpp"
 
 namespace envoi::smtp {
 namespace {
 
 namespace asio = boost::asio;
+namespace sasl = detail::sasl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -40,6 +42,11 @@ constexpr std::size_t max_reply_buffer = 64 * 1024;
 constexpr std::size_t data_write_size = 64 * 1024;
 // RFC 5321 4.1.1.10: after QUIT the client may close; the reply is not waited for long.
 constexpr std::chrono::milliseconds quit_timeout = std::chrono::seconds(5);
+// What a transcript shows instead of AUTH data.
+constexpr std::string_view redacted = "<redacted>";
+// A server that keeps sending 334 is not followed forever; no mechanism here needs more
+// than two rounds.
+constexpr int max_auth_rounds = 4;
 
 // A failure inside a session, carried to the top of the coroutine as an exception.
 struct session_failure {
@@ -191,6 +198,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
   std::uint64_t watch_generation_ = 0;
   bool timed_out_ = false;
   bool quitting_ = false;
+  transcript_sink transcript_;
+  // Set while the message itself is written: the transcript shows only its size.
+  bool sending_content_ = false;
 
   // --- watchdog: each step has its own time limit; when it runs out the connection is
   // closed (and a pending look-up cancelled), which ends whatever operation is pending.
@@ -215,6 +225,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     ready_ = false;
     quitting_ = false;
     tls_active_ = false;
+    sending_content_ = false;
     input_.clear();
     parser_.take();
     resolver_.cancel();
@@ -231,7 +242,26 @@ struct client::impl : std::enable_shared_from_this<impl> {
     fail(errc::connection_closed, s, {}, ec.message());
   }
 
-  asio::awaitable<void> write(std::string_view bytes, envoi::step s) {
+  // The lines of `bytes` as the transcript shows them: `shown` instead when it is set.
+  void trace_sent(std::string_view bytes, std::string_view shown) const {
+    if (sending_content_) return;
+    if (!shown.empty()) {
+      transcript_(transcript_direction::sent, shown);
+      return;
+    }
+    while (!bytes.empty()) {
+      const auto end = bytes.find("\r\n");
+      transcript_(transcript_direction::sent, bytes.substr(0, end));
+      bytes.remove_prefix(end == std::string_view::npos ? bytes.size() : end + 2);
+    }
+  }
+
+  void trace_event(std::string_view what) const {
+    if (transcript_) transcript_(transcript_direction::event, what);
+  }
+
+  asio::awaitable<void> write(std::string_view bytes, envoi::step s, std::string_view shown = {}) {
+    if (transcript_) trace_sent(bytes, shown);
     arm();
     error_code ec;
     if (tls_active_) {
@@ -266,6 +296,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
       std::string_view line(input_.data(), n - 1);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (transcript_) transcript_(transcript_direction::received, line);
       const auto status = parser_.feed(line);
       input_.erase(0, n);
       if (status == detail::reply_parser::status::bad) {
@@ -286,9 +317,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   // Under GCC 12 a braced temporary passed to a coroutine was destroyed twice (a double
   // free seen here), so arguments of awaited calls are literals or named locals.
-  asio::awaitable<smtp::reply> command(std::string line, envoi::step s) {
+  // `shown` replaces the line in the transcript when it is set.
+  asio::awaitable<smtp::reply> command(std::string line, envoi::step s,
+                                       std::string_view shown = {}) {
     line += "\r\n";
-    co_await write(line, s);
+    co_await write(line, s, shown);
     co_return co_await read_reply(s);
   }
 
@@ -310,26 +343,57 @@ struct client::impl : std::enable_shared_from_this<impl> {
     tls_configured_ = true;
   }
 
+  // The SHA-256 fingerprint of the certificate the server presented.
+  static sha256_fingerprint peer_fingerprint(SSL* ssl) {
+    X509* cert = SSL_get1_peer_certificate(ssl);
+    if (cert == nullptr) return {};
+    unsigned char* der = nullptr;
+    const int length = i2d_X509(cert, &der);
+    X509_free(cert);
+    if (length <= 0) return {};
+    auto f = sha256_fingerprint::of_der(
+        std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length)));
+    OPENSSL_free(der);
+    return f;
+  }
+
   asio::awaitable<void> handshake() {
     SSL* ssl = stream_->native_handle();
-    // RFC 7817 3 and RFC 6125 6: the certificate must name the host we were told to use.
-    if (is_ip_literal(acct_.host)) {
+    const auto& pin = acct_.tls_fingerprint_sha256;
+    if (!is_ip_literal(acct_.host)) SSL_set_tlsext_host_name(ssl, acct_.host.c_str());  // SNI
+    if (!pin.empty()) {
+      // The pin stands for the chain and the name: a clinic's self-signed server passes
+      // it, and any other certificate fails below, after the handshake but before a byte
+      // of SMTP goes through the tunnel.
+      SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+    } else if (is_ip_literal(acct_.host)) {
+      // RFC 7817 3 and RFC 6125 6: the certificate must name the host we were told to use.
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), acct_.host.c_str());
     } else {
-      SSL_set_tlsext_host_name(ssl, acct_.host.c_str());  // SNI
       SSL_set1_host(ssl, acct_.host.c_str());
     }
     arm();
     auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     disarm();
     if (!ec) {
+      if (!pin.empty() || transcript_) {
+        const auto seen = peer_fingerprint(ssl);
+        if (!pin.empty() && seen != pin) {
+          close();
+          fail(errc::certificate_untrusted, envoi::step::tls, {},
+               "the server's certificate has SHA-256 fingerprint " + seen.to_string() +
+                   ", not the pinned " + pin.to_string());
+        }
+        trace_event(std::string("TLS established (") + SSL_get_version(ssl) +
+                    "), server certificate SHA-256 " + seen.to_string());
+      }
       tls_active_ = true;
       co_return;
     }
 
     if (timed_out_) fail(errc::timed_out, envoi::step::tls);
     const long verify = SSL_get_verify_result(ssl);
-    if (verify != X509_V_OK)
+    if (pin.empty() && verify != X509_V_OK)
       fail(errc::certificate_untrusted, envoi::step::tls, {},
            X509_verify_cert_error_string(verify));
     std::string detail = ec.message();
@@ -391,6 +455,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // Commands are written whole; waiting for a delayed ACK would only add latency.
     error_code ignored;
     stream_->next_layer().set_option(tcp::no_delay(true), ignored);
+    if (transcript_)
+      trace_event("connected to " + peer.address().to_string() + " port " +
+                  std::to_string(peer.port()));
 
     if (acct_.security == envoi::security::tls) co_await handshake();
     co_await greeting();
@@ -450,68 +517,100 @@ struct client::impl : std::enable_shared_from_this<impl> {
     co_await ehlo(name);
   }
 
-  std::string choose_mechanism() const {
-    switch (acct_.auth) {
-      case envoi::auth_method::plain:
-        return "PLAIN";
-      case envoi::auth_method::login:
-        return "LOGIN";
-      case envoi::auth_method::automatic:
-        break;
+  // Says what was asked for and what the server lists, for auth_not_offered (F28).
+  std::string mechanism_mismatch() const {
+    std::string offered;
+    for (const auto& m : caps_.auth) offered += (offered.empty() ? "" : " ") + m;
+    offered = offered.empty() ? "the server offers no AUTH" : "the server offers " + offered;
+    if (const auto m = sasl::forced(acct_.auth))
+      return "the account asks for " + std::string(sasl::name(*m)) + " but " + offered;
+    if (acct_.token_provider) return "no mechanism for an OAuth token or a password: " + offered;
+    return "no mechanism for a password (PLAIN, LOGIN, CRAM-MD5): " + offered;
+  }
+
+  // An access token from the account's provider; it may block (see token_provider).
+  std::string access_token(bool refresh) {
+    if (!acct_.token_provider)
+      fail(errc::secret_unavailable, envoi::step::auth, {}, "the account has no token provider");
+    std::string token;
+    try {
+      token = acct_.token_provider->access_token(refresh);
+    } catch (const std::exception& e) {
+      fail(errc::secret_unavailable, envoi::step::auth, {},
+           std::string("the token provider failed: ") + e.what());
     }
-    if (caps_.auth.count("PLAIN")) return "PLAIN";
-    if (caps_.auth.count("LOGIN")) return "LOGIN";
-    return {};
+    if (token.empty())
+      fail(errc::secret_unavailable, envoi::step::auth, {}, "the token provider gave no token");
+    // Inside the base64 these would be harmless, but they would change the message's
+    // fields (^A separates them in XOAUTH2 and OAUTHBEARER).
+    if (token.find_first_of(std::string_view("\r\n\x01\0", 4)) != std::string::npos)
+      fail(errc::secret_unavailable, envoi::step::auth, {},
+           "the token provider gave a token holding a control character");
+    return token;
+  }
+
+  // What `m` needs: the password or an access token (a new one when `refresh`). Read
+  // before any AUTH byte, so that a missing secret is sent as nothing.
+  sasl::credentials credentials_for(sasl::mechanism m, bool refresh) {
+    sasl::credentials c{acct_.login, {}, {}, acct_.host, acct_.port};
+    if (sasl::uses_token(m)) {
+      c.token = access_token(refresh);
+      return c;
+    }
+    try {
+      c.password = acct_.password.read();
+    } catch (const std::system_error& e) {
+      fail(errc::secret_unavailable, envoi::step::auth, {}, e.what());
+    }
+    return c;
+  }
+
+  // One AUTH command and its challenges (RFC 4954 4); returns the final reply.
+  asio::awaitable<smtp::reply> sasl_exchange(sasl::exchange& ex) {
+    const std::string first = ex.command();
+    const std::string shown = ex.shown_command(redacted);
+    auto r = co_await command(first, envoi::step::auth, shown);
+    for (int round = 0; r.code == 334 && round < max_auth_rounds; ++round) {
+      const std::string next = ex.respond(r.text());
+      r = co_await command(next, envoi::step::auth, redacted);
+    }
+    co_return r;
   }
 
   asio::awaitable<void> authenticate(const tcp::endpoint& peer) {
     if (acct_.security == envoi::security::none && !is_loopback(peer))
       fail(errc::plaintext_auth_refused, envoi::step::auth);
 
-    // Read the secret before any AUTH byte, so that a missing one is sent as nothing.
-    std::string password;
-    try {
-      password = acct_.password.read();
-    } catch (const std::system_error& e) {
-      fail(errc::secret_unavailable, envoi::step::auth, {}, e.what());
-    }
-
-    // RFC 4954 3: only a mechanism the server lists after TLS may be used.
-    const std::string mechanism = choose_mechanism();
-    if (mechanism.empty() || !caps_.auth.count(mechanism)) {
-      std::string offered;
-      for (const auto& m : caps_.auth) offered += (offered.empty() ? "" : " ") + m;
+    // RFC 4954 3: only a mechanism the server lists after TLS may be used. An account with
+    // neither source counts as one with a password, so that it fails on the password.
+    const bool token = acct_.token_provider != nullptr;
+    const auto mechanism =
+        sasl::choose(acct_.auth, caps_.auth, {!acct_.password.empty() || !token, token});
+    // A 504 to the chosen mechanism ends the step: the next one the server lists is not
+    // tried yet, so an account facing such a server forces the mechanism that works.
+    if (!mechanism) {
       co_await say_goodbye();
-      fail(errc::auth_not_offered, envoi::step::auth, {},
-           "server offers: " + (offered.empty() ? "no AUTH" : offered));
+      fail(errc::auth_not_offered, envoi::step::auth, {}, mechanism_mismatch());
     }
 
-    smtp::reply r;
-    if (mechanism == "PLAIN") {
-      // RFC 4616 2: authorization id (empty), user, password, separated by NUL; sent as
-      // the initial response (RFC 4954 4), or after a 334 when the server asks for it.
-      std::string token;
-      token.reserve(acct_.login.size() + password.size() + 2);
-      token += '\0';
-      token += acct_.login;
-      token += '\0';
-      token += password;
-      const std::string encoded = mime::base64(token);
-      const std::string auth_line = "AUTH PLAIN " + encoded;
-      r = co_await command(auth_line, envoi::step::auth);
-      if (r.code == 334) r = co_await command(encoded, envoi::step::auth);
-    } else {
-      // LOGIN: the challenges' text varies between servers and is ignored.
-      const std::string user = mime::base64(acct_.login);
-      const std::string pass = mime::base64(password);
-      r = co_await command("AUTH LOGIN", envoi::step::auth);
-      if (r.code == 334) r = co_await command(user, envoi::step::auth);
-      if (r.code == 334) r = co_await command(pass, envoi::step::auth);
+    std::optional<sasl::exchange> ex;
+    ex.emplace(*mechanism, credentials_for(*mechanism, false));
+    auto r = co_await sasl_exchange(*ex);
+    if (r.permanent() && sasl::uses_token(*mechanism)) {
+      // F30: tokens expire; the provider's cached one may be stale. One new token, one
+      // more try; a second refusal is final.
+      trace_event("the server refused the access token; asking the provider for a new one");
+      ex.emplace(*mechanism, credentials_for(*mechanism, true));
+      r = co_await sasl_exchange(*ex);
     }
     if (r.code == 235) co_return;
+
+    // The OAuth mechanisms' JSON error says why (expired, wrong scope); it holds no token.
+    std::string detail;
+    if (!ex->server_error().empty()) detail = "the server said: " + ex->server_error();
     co_await say_goodbye();
     fail(r.transient() ? errc::server_transient : errc::auth_failed, envoi::step::auth,
-         std::move(r));
+         std::move(r), std::move(detail));
   }
 
   // MAIL FROM with the parameters the server understands (RFC 1870, 6152, 6531).
@@ -538,6 +637,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   // The message, dot-stuffed, in pieces, then the end of data.
   asio::awaitable<void> write_data(detail::data_source& data) {
+    if (transcript_) {
+      trace_sent({}, "<message: " + std::to_string(data.size()) + " octets>");
+      sending_content_ = true;
+    }
     std::string piece;
     std::string wire;
     detail::dot_stuff_state state;
@@ -557,6 +660,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         wire.clear();
       }
     }
+    sending_content_ = false;
   }
 
   asio::awaitable<void> transaction(const envelope& env, detail::data_source& data,
@@ -677,6 +781,10 @@ client& client::operator=(client&&) noexcept = default;
 
 const envoi::account& client::settings() const noexcept {
   return impl_->acct_;
+}
+
+void client::set_transcript(transcript_sink sink) {
+  impl_->transcript_ = std::move(sink);
 }
 
 detail::data_source_ptr client::text_data(std::string data) {

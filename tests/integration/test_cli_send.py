@@ -1,11 +1,13 @@
 """`envoi send`, the command-line contract: --dry-run prints the exact message and the
 envelope and connects to nothing; a real send through the test Postfix exits 0 when every
 recipient is accepted, 1 when one is refused, 2 for a usage or configuration error and 3
-when the server cannot be reached.
+when the server cannot be reached; --transcript shows the dialogue on stderr without
+the password.
 
 Run by ctest with ENVOI_TEST_SERVER_DIR, ENVOI_BUILD_DIR and ENVOI_SOURCE_DIR set.
 """
 
+import base64
 import email.policy
 import os
 import socket
@@ -74,6 +76,34 @@ def main():
     check(r.returncode == 2, f"bad config: exit {r.returncode}")
     r = envoi("send", "--to", "a@example.test", stdin=body)
     check(r.returncode == 2, f"missing --subject: exit {r.returncode}")
+
+    # --transcript: the dialogue on stderr, both directions, AUTH data redacted.
+    password = settings["ENVOI_TEST_PASSWORD"]
+    secrets = [password, base64.b64encode(password.encode()).decode(),
+               base64.b64encode(b"\0" + settings["ENVOI_TEST_USER"].encode() + b"\0" +
+                                password.encode()).decode()]
+    r = envoi(*base, "--to", "helene@example.test", "--transcript", stdin=body,
+              env_extra=passwords)
+    err = r.stderr.decode()
+    check(r.returncode == 0, f"transcript send: exit {r.returncode}: {err}")
+    lines = err.splitlines()
+    for expected in ("C: STARTTLS", "C: AUTH PLAIN <redacted>", "C: QUIT"):
+        check(expected in lines, f"{expected!r} not in the transcript:\n{err}")
+    for prefix in ("S: 220 ", "S: 235 ", "C: EHLO ", "C: MAIL FROM:<clinic@example.test>",
+                   "C: <message: ", "* TLS established"):
+        check(any(line.startswith(prefix) for line in lines),
+              f"no line starting {prefix!r} in the transcript:\n{err}")
+    check("Voici le compte rendu" not in err, f"the message body is in the transcript:\n{err}")
+    for secret in secrets:
+        check(secret not in err, f"a secret is in the transcript:\n{err}")
+    # A refused password, with the transcript on: still no secret anywhere.
+    wrong = "Pas-le-bon-mot-de-passe"
+    r = envoi(*base, "--to", "helene@example.test", "--transcript", stdin=body,
+              env_extra=dict(passwords, ENVOI_SUD_PASSWORD=wrong))
+    err = r.stderr.decode()
+    check(r.returncode == 1 and "S: 535 " in err, f"wrong password: exit {r.returncode}: {err}")
+    for secret in (wrong, base64.b64encode(wrong.encode()).decode()):
+        check(secret not in err + r.stdout.decode(), f"the wrong password is in the output:\n{err}")
 
     # An unreachable server: a loopback port nobody listens on.
     with socket.socket() as s:

@@ -112,6 +112,7 @@ TEST_F(SmtpClientAgainstPostfix, WrongPasswordIsAnAuthenticationErrorNamingTheSt
 }
 
 TEST_F(SmtpClientAgainstPostfix, RefusesACertificateNotSignedByTheConfiguredCa) {
+  // F34 (an untrusted issuer, as for a self-signed certificate) and F33 (c).
   for (const auto mode : {security::starttls, security::tls}) {
     auto a = clinic_account(server_.password);
     a.ca_file = server_.other_ca;
@@ -127,6 +128,7 @@ TEST_F(SmtpClientAgainstPostfix, RefusesACertificateNotSignedByTheConfiguredCa) 
 }
 
 TEST_F(SmtpClientAgainstPostfix, RefusesTheSystemRootsForAPrivateCa) {
+  // F34: a private CA is not trusted unless configured.
   auto a = clinic_account(server_.password);
   a.ca_file.clear();
   client c(a);
@@ -135,6 +137,7 @@ TEST_F(SmtpClientAgainstPostfix, RefusesTheSystemRootsForAPrivateCa) {
 }
 
 TEST_F(SmtpClientAgainstPostfix, GivesNoCredentialsToAServerWithoutStarttls) {
+  // F33 (a), against Postfix.
   // The plain port offers neither STARTTLS nor AUTH: envoi must stop before either.
   auto a = clinic_account(server_.password);
   a.port = server_.plain_port;

@@ -129,3 +129,44 @@ TEST_F(SecretFile, NeverPutsTheValueInAnError) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Sha256Fingerprint, ReadsHexInAnyCaseWithOrWithoutColons) {
+  // SHA-256 of "test", as sha256sum prints it.
+  const envoi::sha256_fingerprint bare(
+      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+  const envoi::sha256_fingerprint colons(
+      "9F:86:D0:81:88:4c:7d:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:B0:F0:"
+      "0A:08");
+  EXPECT_EQ(bare, colons);
+  EXPECT_EQ(bare, envoi::sha256_fingerprint::of_der("test"));
+  EXPECT_EQ(bare.to_string(),
+            "9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:"
+            "B0:F0:0A:08");
+  EXPECT_TRUE(envoi::sha256_fingerprint().empty());
+  EXPECT_EQ(envoi::sha256_fingerprint().to_string(), "");
+}
+
+TEST(Sha256Fingerprint, RefusesOtherTextNamingTheField) {
+  for (const std::string text :
+       {std::string(""), std::string(63, 'a'), std::string(64, 'g'),
+        std::string("9F:86D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:"
+                    "6C:15:B0:F0:0A:08:")}) {
+    try {
+      envoi::sha256_fingerprint f(text, "pin");
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const envoi::invalid_input& e) {
+      EXPECT_EQ(e.field(), "pin");
+      EXPECT_NE(e.reason().find("SHA-256 fingerprint"), std::string::npos) << e.what();
+    }
+  }
+  try {
+    envoi::sha256_fingerprint f("xyz");
+    ADD_FAILURE();
+  } catch (const envoi::invalid_input& e) {
+    EXPECT_EQ(e.field(), "tls_fingerprint_sha256");
+  }
+}
+
+}  // namespace

@@ -208,8 +208,47 @@ TEST_F(Config, RefusesAnUnknownSecurityMode) {
 }
 
 TEST_F(Config, RefusesAnUnknownAuthMethod) {
-  const auto e = failure(minimal + "auth = \"cram-md5\"\n");
+  const auto e = failure(minimal + "auth = \"ntlm\"\n");
   EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.auth"));
+  EXPECT_NE(std::string(e.what()).find("cram-md5, xoauth2, oauthbearer"), std::string::npos)
+      << e.what();
+}
+
+TEST_F(Config, ReadsEachAuthMethodName) {
+  for (const auto& [name, method] : {std::pair{"cram-md5", envoi::auth_method::cram_md5},
+                                     std::pair{"xoauth2", envoi::auth_method::xoauth2},
+                                     std::pair{"oauthbearer", envoi::auth_method::oauthbearer}}) {
+    const auto cfg = envoi::load_config(write(minimal + "auth = \"" + name + "\"\n"));
+    EXPECT_EQ(cfg.sites.at("sud").account.auth, method) << name;
+  }
+}
+
+TEST_F(Config, ReadsAPinnedCertificateFingerprintWithOrWithoutColons) {
+  const std::string colons =
+      "9f:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:B0:F0:"
+      "0A:08";
+  const std::string bare = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
+  for (const auto& text : {colons, bare}) {
+    const auto cfg =
+        envoi::load_config(write(minimal + "tls_fingerprint_sha256 = \"" + text + "\"\n"));
+    const auto& pin = cfg.sites.at("sud").account.tls_fingerprint_sha256;
+    EXPECT_FALSE(pin.empty());
+    EXPECT_EQ(pin.to_string(),
+              "9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:"
+              "15:B0:F0:0A:08");
+  }
+  EXPECT_TRUE(
+      envoi::load_config(write(minimal)).sites.at("sud").account.tls_fingerprint_sha256.empty());
+}
+
+TEST_F(Config, RefusesAFingerprintThatIsNotSha256Hex) {
+  for (const std::string text :
+       {"9F86D081", "SHA256:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822C",
+        "zz86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"}) {
+    const auto e = failure(minimal + "tls_fingerprint_sha256 = \"" + text + "\"\n");
+    EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.tls_fingerprint_sha256")) << text;
+    EXPECT_NE(std::string(e.what()).find("SHA-256 fingerprint"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Config, RefusesBothPasswordEnvAndPasswordFile) {

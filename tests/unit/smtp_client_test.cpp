@@ -56,6 +56,7 @@ scripted_peer::script greet_then(std::string ehlo_reply, std::string answer) {
 }
 
 TEST(SmtpClient, SendsNoCredentialsWhenStarttlsIsNotOffered) {
+  // F33 (a): the STARTTLS line was removed; nothing sensitive may follow.
   scripted_peer peer(greet_then("250-peer.example.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
                                 "250 ok\r\n"));
   client c(peer_account(peer.port()));
@@ -70,6 +71,7 @@ TEST(SmtpClient, SendsNoCredentialsWhenStarttlsIsNotOffered) {
 }
 
 TEST(SmtpClient, StopsWhenTheServerRefusesStarttls) {
+  // F33 (b): 454 to STARTTLS.
   scripted_peer peer(greet_then("250-peer.example.test\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n",
                                 "454 4.7.0 TLS not available due to local problem\r\n"));
   client c(peer_account(peer.port()));
@@ -98,6 +100,7 @@ TEST(SmtpClient, RefusesDataSentBeforeTheTlsHandshake) {
 }
 
 TEST(SmtpClient, SendsOverPlainTcpOnlyWhenAskedAndReportsEachRecipient) {
+  // F33: with security none, an offered STARTTLS is not used.
   std::string data_seen;
   scripted_peer peer([&](peer_connection& c) {
     c.send("220-peer.example.test ESMTP\r\n220 ready\r\n");
@@ -132,6 +135,7 @@ TEST(SmtpClient, SendsOverPlainTcpOnlyWhenAskedAndReportsEachRecipient) {
 }
 
 TEST(SmtpClient, ReportsASilentServerAsATimeoutOfTheStepItWaitedIn) {
+  // F40: STARTTLS mode against an implicit-TLS port.
   scripted_peer peer([](peer_connection& c) { c.client_closed(std::chrono::seconds(3)); });
   auto a = peer_account(peer.port());
   a.step_timeout = std::chrono::milliseconds(300);
@@ -143,6 +147,7 @@ TEST(SmtpClient, ReportsASilentServerAsATimeoutOfTheStepItWaitedIn) {
 }
 
 TEST(SmtpClient, ExplainsAPlaintextGreetingWhereTlsWasExpected) {
+  // F40: implicit TLS against a plain-text port.
   scripted_peer peer([](peer_connection& c) {
     c.send("220 peer.example.test ESMTP\r\n");
     c.client_closed();
@@ -233,6 +238,7 @@ TEST(SmtpClient, SendsNothingLargerThanTheServersSizeLimit) {
 }
 
 TEST(SmtpClient, DoesNotWaitLongForAQuitThatIsNeverAnswered) {
+  // F40: QUIT never answered.
   scripted_peer peer(accepting_server("", /*answer_quit=*/false));
   auto a = plain_account(peer.port());
   a.step_timeout = std::chrono::seconds(60);

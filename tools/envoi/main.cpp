@@ -2,7 +2,7 @@
 //
 //   envoi send [--config FILE] [--site ID] --to ADDR [--to ADDR...] [--cc ADDR] [--bcc ADDR]
 //              --subject TEXT (--text FILE | --text -) [--html FILE] [--attach FILE...]
-//              [--dry-run]
+//              [--dry-run] [--transcript]
 //
 // Exit status: 0 every recipient accepted; 1 a recipient or the message refused for good
 // (5xx); 2 usage or configuration error; 3 a failure that may pass (connection, TLS,
@@ -12,6 +12,7 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -93,9 +94,16 @@ int send(const send_options& o) {
     std::cout << m.render();
     return exit_ok;
   }
-  if (o.transcript) std::cerr << "envoi: --transcript is not available yet; sending without it\n";
-
   envoi::smtp::client client(site.account);
+  // The library redacts AUTH data and the message before the sink sees them.
+  if (o.transcript)
+    client.set_transcript([](envoi::smtp::transcript_direction d, std::string_view line) {
+      using envoi::smtp::transcript_direction;
+      std::cerr << (d == transcript_direction::sent       ? "C: "
+                    : d == transcript_direction::received ? "S: "
+                                                          : "* ")
+                << line << '\n';
+    });
   try {
     const auto report = client.send(env, m);
     client.quit();

@@ -1,8 +1,10 @@
 // An SMTP client for one server: a connection that sends messages one after another.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -62,6 +64,21 @@ class send_error : public std::system_error {
   send_report report_;
 };
 
+/// Which way a transcript line went.
+enum class transcript_direction {
+  /// A line the client sent.
+  sent,
+  /// A line the server sent.
+  received,
+  /// Something notable that is not a line of the dialogue: the connection made, TLS
+  /// established (with the server certificate's SHA-256 fingerprint), a new OAuth token
+  /// asked for.
+  event,
+};
+
+/// Receives the SMTP dialogue one line at a time, without its CRLF.
+using transcript_sink = std::function<void(transcript_direction, std::string_view line)>;
+
 /// One SMTP session with the account's server. The first send connects (resolve, TCP,
 /// greeting, EHLO, STARTTLS or implicit TLS with certificate and host-name checks, EHLO
 /// again, AUTH); later sends reuse the connection. Any failure closes the connection and
@@ -78,6 +95,17 @@ class client {
 
   /// The account this client sends through.
   const envoi::account& settings() const noexcept;
+
+  /// Installs `sink` to receive the dialogue of every later session, line by line, and
+  /// notable events; an empty function removes it. What the sink gets is already
+  /// redacted: the AUTH command's initial response and every line the client sends
+  /// during AUTH are replaced by `<redacted>` (the server's challenges are kept: they
+  /// hold no secret), and the message between DATA's 354 and the final reply is one line
+  /// giving its size. The sink runs on the thread running the client's executor, inside
+  /// the operation, so it must be quick and must not throw or call the client. With no
+  /// sink installed the dialogue costs one test per line. Call it only while no
+  /// operation is running.
+  void set_transcript(transcript_sink sink);
 
   /// Sends `data` (the rendered message, before dot-stuffing) to the envelope.
   ///
