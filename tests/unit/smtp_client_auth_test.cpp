@@ -11,8 +11,11 @@
 
 #include <openssl/evp.h>
 
+#include <envoi/oauth2_endpoint.hpp>
+
 #include "support/scripted_peer.hpp"
 #include "support/send_expectations.hpp"
+#include "support/token_endpoint.hpp"
 
 namespace envoi::smtp {
 namespace {
@@ -373,6 +376,41 @@ TEST(SmtpClientAuth, Xoauth2RefreshesAnExpiredTokenAndTriesOnceMore) {
                                    xoauth2("expired-token-41"), xoauth2("fresh-token-42")})
     EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in\n" << text;
   EXPECT_TRUE(t.has(transcript_direction::sent, "AUTH XOAUTH2 <redacted>")) << text;
+}
+
+TEST(SmtpClientAuth, Xoauth2WithTokensFromAnHttpsTokenEndpoint) {
+  // The whole flow with real parts: the provider gets access-1 from the local token
+  // endpoint, the server refuses it (334 then 535), the provider refreshes (access-2),
+  // AUTH is tried once more and the message goes.
+  test::token_endpoint endpoint;
+  ::setenv("ENVOI_TEST_OAUTH_REFRESH", "refresh-secret-5150", 1);
+  oauth2_settings settings;
+  settings.token_url = endpoint.url();
+  settings.client_id = "envoi-app";
+  settings.refresh_token = secret_ref::from_env("ENVOI_TEST_OAUTH_REFRESH");
+  settings.ca_file = endpoint.ca_file();
+  auto provider = std::make_shared<oauth2_endpoint_provider>(settings);
+
+  std::vector<std::string> answers;
+  int delivered = 0;
+  scripted_peer peer(
+      auth_server("250-AUTH XOAUTH2\r\n", xoauth2_server("access-2", &answers), &delivered));
+  auto a = auth_account(peer.port());
+  a.password = {};
+  a.token_provider = provider;
+  client c(a);
+  transcript t;
+  t.install(c);
+  const auto report = c.send(one_recipient(), body);
+  c.quit();
+  EXPECT_EQ(delivered, 1);
+  EXPECT_EQ(answers, std::vector<std::string>{"\r\n"});
+  EXPECT_EQ(provider->requests(), 2);
+  EXPECT_EQ(endpoint.requests().size(), 2u);
+  const std::string text = t.text() + report.detail;
+  for (const std::string secret : {std::string("access-1"), std::string("access-2"),
+                                   std::string("refresh-secret-5150"), xoauth2("access-2")})
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in\n" << text;
 }
 
 TEST(SmtpClientAuth, Xoauth2RefusedTwiceIsAnAuthFailureCarryingTheServersError) {
