@@ -32,7 +32,8 @@ enum class security {
 enum class auth_method {
   /// The best the server offers: with a token provider OAUTHBEARER, then XOAUTH2; with a
   /// password PLAIN, then LOGIN, then CRAM-MD5 (PLAIN is one round trip and safe under
-  /// TLS; CRAM-MD5 rests on MD5 and adds nothing under TLS).
+  /// TLS; CRAM-MD5 rests on MD5 and adds nothing under TLS). A mechanism the server
+  /// lists but then refuses with 504 gives way to the next one.
   automatic,
   /// RFC 4616, with the credentials on the AUTH line.
   plain,

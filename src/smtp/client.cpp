@@ -577,6 +577,21 @@ struct client::impl : std::enable_shared_from_this<impl> {
     co_return r;
   }
 
+  // Runs `m` with a token or the password; for a token the server refuses, asks for a
+  // new one and runs it once more. Returns the final reply; `ex` keeps the last exchange.
+  asio::awaitable<smtp::reply> try_mechanism(sasl::mechanism m, std::optional<sasl::exchange>& ex) {
+    ex.emplace(m, credentials_for(m, false));
+    auto r = co_await sasl_exchange(*ex);
+    // F30: tokens expire; the provider's cached one may be stale. One new token, one more
+    // try; a second refusal is final. A 504 is about the mechanism, not the token.
+    if (r.permanent() && r.code != 504 && sasl::uses_token(m)) {
+      trace_event("the server refused the access token; asking the provider for a new one");
+      ex.emplace(m, credentials_for(m, true));
+      r = co_await sasl_exchange(*ex);
+    }
+    co_return r;
+  }
+
   asio::awaitable<void> authenticate(const tcp::endpoint& peer) {
     if (acct_.security == envoi::security::none && !is_loopback(peer))
       fail(errc::plaintext_auth_refused, envoi::step::auth);
@@ -584,24 +599,20 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // RFC 4954 3: only a mechanism the server lists after TLS may be used. An account with
     // neither source counts as one with a password, so that it fails on the password.
     const bool token = acct_.token_provider != nullptr;
-    const auto mechanism =
-        sasl::choose(acct_.auth, caps_.auth, {!acct_.password.empty() || !token, token});
-    // A 504 to the chosen mechanism ends the step: the next one the server lists is not
-    // tried yet, so an account facing such a server forces the mechanism that works.
-    if (!mechanism) {
+    const auto mechanisms =
+        sasl::candidates(acct_.auth, caps_.auth, {!acct_.password.empty() || !token, token});
+    if (mechanisms.empty()) {
       co_await say_goodbye();
       fail(errc::auth_not_offered, envoi::step::auth, {}, mechanism_mismatch());
     }
 
+    // RFC 4954 6: 504 rejects the mechanism itself; Exchange Online lists PLAIN and then
+    // answers it so (F28), while the next mechanism on the list works.
     std::optional<sasl::exchange> ex;
-    ex.emplace(*mechanism, credentials_for(*mechanism, false));
-    auto r = co_await sasl_exchange(*ex);
-    if (r.permanent() && sasl::uses_token(*mechanism)) {
-      // F30: tokens expire; the provider's cached one may be stale. One new token, one
-      // more try; a second refusal is final.
-      trace_event("the server refused the access token; asking the provider for a new one");
-      ex.emplace(*mechanism, credentials_for(*mechanism, true));
-      r = co_await sasl_exchange(*ex);
+    smtp::reply r;
+    for (const auto m : mechanisms) {
+      r = co_await try_mechanism(m, ex);
+      if (r.code != 504) break;
     }
     if (r.code == 235) co_return;
 

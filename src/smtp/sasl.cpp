@@ -51,20 +51,28 @@ std::optional<mechanism> forced(auth_method wanted) noexcept {
   return std::nullopt;
 }
 
-std::optional<mechanism> choose(auth_method wanted, const std::set<std::string>& offered,
-                                means available) {
+std::vector<mechanism> candidates(auth_method wanted, const std::set<std::string>& offered,
+                                  means available) {
   const auto is_offered = [&](mechanism m) { return offered.count(std::string(name(m))) != 0; };
+  std::vector<mechanism> out;
   if (const auto m = forced(wanted)) {
-    if (!is_offered(*m)) return std::nullopt;
-    return m;
+    if (is_offered(*m)) out.push_back(*m);
+    return out;
   }
   if (available.token)
     for (const auto m : {mechanism::oauthbearer, mechanism::xoauth2})
-      if (is_offered(m)) return m;
+      if (is_offered(m)) out.push_back(m);
   if (available.password)
     for (const auto m : {mechanism::plain, mechanism::login, mechanism::cram_md5})
-      if (is_offered(m)) return m;
-  return std::nullopt;
+      if (is_offered(m)) out.push_back(m);
+  return out;
+}
+
+std::optional<mechanism> choose(auth_method wanted, const std::set<std::string>& offered,
+                                means available) {
+  const auto all = candidates(wanted, offered, available);
+  if (all.empty()) return std::nullopt;
+  return all.front();
 }
 
 exchange::exchange(mechanism m, credentials c) : mechanism_(m), credentials_(std::move(c)) {}

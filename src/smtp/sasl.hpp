@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <envoi/account.hpp>
 
@@ -37,6 +38,12 @@ struct means {
 /// recoverable form, so servers offering it next to PLAIN are better served by PLAIN.
 std::optional<mechanism> choose(auth_method wanted, const std::set<std::string>& offered,
                                 means available);
+
+/// Every mechanism fit to try, best first: choose()'s answer, then the others in the same
+/// order, for a server that answers 504 to a mechanism it listed (F28). A forced
+/// mechanism is the only candidate.
+std::vector<mechanism> candidates(auth_method wanted, const std::set<std::string>& offered,
+                                  means available);
 
 /// The mechanism an account forces, or nullopt for auth_method::automatic.
 std::optional<mechanism> forced(auth_method wanted) noexcept;

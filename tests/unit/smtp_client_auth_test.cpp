@@ -289,6 +289,44 @@ TEST(SmtpClientAuth, PicksLoginFromAnExchangeServerOfferingLoginAndXoauth2Only) 
   EXPECT_EQ(delivered, 1);
 }
 
+// Exchange Online's habit (F28): PLAIN is listed, then refused with 504; LOGIN works.
+auth_script plain_refused_login_accepted() {
+  return [](peer_connection& c, const std::string& line) {
+    if (line.rfind("AUTH PLAIN", 0) == 0) {
+      c.send("504 5.7.4 Unrecognized authentication type\r\n");
+      return;
+    }
+    c.send("334 VXNlcm5hbWU6\r\n");
+    c.read_line();
+    c.send("334 UGFzc3dvcmQ6\r\n");
+    c.read_line();
+    c.send("235 2.7.0 ok\r\n");
+  };
+}
+
+TEST(SmtpClientAuth, TriesTheNextMechanismWhenTheServerAnswers504ToOneItListed) {
+  int delivered = 0;
+  scripted_peer peer(
+      auth_server("250-AUTH PLAIN LOGIN\r\n", plain_refused_login_accepted(), &delivered));
+  client c(auth_account(peer.port()));
+  c.send(one_recipient(), body);
+  c.quit();
+  EXPECT_EQ(auth_lines(peer.received()),
+            (std::vector<std::string>{std::string("AUTH PLAIN ") + plain_response, "AUTH LOGIN",
+                                      user_b64, password_b64}));
+  EXPECT_EQ(delivered, 1);
+}
+
+TEST(SmtpClientAuth, AForcedMechanismAnswered504IsNotReplacedByAnother) {
+  scripted_peer peer(auth_server("250-AUTH PLAIN LOGIN\r\n", plain_refused_login_accepted()));
+  auto a = auth_account(peer.port());
+  a.auth = auth_method::plain;
+  client c(a);
+  const auto e = test::expect_send_error(c, one_recipient(), body, errc::auth_failed, step::auth);
+  EXPECT_EQ(e.reply().code, 504);
+  EXPECT_EQ(peer.received().find("AUTH LOGIN"), std::string::npos) << peer.received();
+}
+
 TEST(SmtpClientAuth, AForcedMechanismTheServerDoesNotOfferIsAnErrorNamingBoth) {
   // F28: the account forces PLAIN; the server offers LOGIN and XOAUTH2, or no AUTH.
   for (const std::string offered : {"250-AUTH LOGIN XOAUTH2\r\n", ""}) {

@@ -44,6 +44,17 @@ TEST(Sasl, AutomaticChoicePrefersOauthBearerThenXoauth2ForAToken) {
   EXPECT_EQ(choose(auth_method::automatic, {"LOGIN", "PLAIN"}, {true, true}), mechanism::plain);
 }
 
+TEST(Sasl, ListsEveryFitCandidateBestFirstOrOnlyTheForcedOne) {
+  const std::set<std::string> all = {"CRAM-MD5", "LOGIN", "OAUTHBEARER", "PLAIN", "XOAUTH2"};
+  EXPECT_EQ(candidates(auth_method::automatic, all, {true, true}),
+            (std::vector<mechanism>{mechanism::oauthbearer, mechanism::xoauth2, mechanism::plain,
+                                    mechanism::login, mechanism::cram_md5}));
+  EXPECT_EQ(candidates(auth_method::automatic, all, {true, false}),
+            (std::vector<mechanism>{mechanism::plain, mechanism::login, mechanism::cram_md5}));
+  EXPECT_EQ(candidates(auth_method::login, all, {true, true}),
+            std::vector<mechanism>{mechanism::login});
+}
+
 TEST(Sasl, ForcedMechanismIsUsedOnlyWhenOffered) {
   // F28: Exchange Online advertises LOGIN and XOAUTH2 only.
   const std::set<std::string> exchange = {"LOGIN", "XOAUTH2"};
