@@ -58,7 +58,8 @@ def main():
     names = [p.get_filename() for p in msg.iter_attachments()]
     check(names == [PDF.name], f"attachments {names}")
     envelope = r.stderr.decode().splitlines()
-    check(envelope[:1] == ["MAIL FROM:<clinic@example.test>"], f"envelope {envelope}")
+    check(envelope[:2] == ["account: site account of Clinique vétérinaire du Sud: no user was given",
+                           "MAIL FROM:<clinic@example.test>"], f"envelope {envelope}")
     for rcpt in ("helene@example.test", "archive@example.test", "verification-sud@example.test"):
         check(f"RCPT TO:<{rcpt}>" in envelope, f"{rcpt} not in the envelope {envelope}")
 

@@ -1,8 +1,12 @@
 // envoi: send a message from a shell through the account a configuration names.
 //
-//   envoi send [--config FILE] [--site ID] --to ADDR [--to ADDR...] [--cc ADDR] [--bcc ADDR]
+//   envoi send [--config FILE] [--site ID] [--user ID] [--purpose reminder|correspondence]
+//              --to ADDR [--to ADDR...] [--cc ADDR] [--bcc ADDR]
 //              --subject TEXT (--text FILE | --text -) [--html FILE] [--attach FILE...]
 //              [--dry-run] [--transcript]
+//
+// The account comes from the configuration's sites and users (envoi::account_resolver);
+// the reason for the choice is printed on stderr.
 //
 // Exit status: 0 every recipient accepted; 1 a recipient or the message refused for good
 // (5xx); 2 usage or configuration error; 3 a failure that may pass (connection, TLS,
@@ -20,6 +24,7 @@
 #include <envoi/config.hpp>
 #include <envoi/error.hpp>
 #include <envoi/message.hpp>
+#include <envoi/resolver.hpp>
 #include <envoi/smtp/client.hpp>
 
 namespace {
@@ -46,25 +51,32 @@ std::string read_input(const std::string& path, const std::string& option) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-// The site whose account sends: the one named, or the only one there is.
-const envoi::site& pick_site(const envoi::config& config, const send_options& o) {
-  if (!o.user.empty())
-    throw envoi::invalid_input("--user", "user accounts are not supported yet; use --site");
-  if (!o.site.empty()) {
-    const auto it = config.sites.find(o.site);
-    if (it == config.sites.end())
-      throw envoi::invalid_input("--site", "no site \"" + o.site + "\" in " + o.config.string());
-    return it->second;
+// The account that sends, as the resolver picks it for the purpose, site and user. The
+// site may be left out when the user works at one site only, or the config has one site.
+envoi::resolution pick_account(const envoi::account_resolver& resolver, const send_options& o) {
+  const envoi::config& cfg = resolver.settings();
+  std::string site = o.site;
+  if (site.empty() && !o.user.empty()) {
+    const auto u = cfg.users.find(o.user);
+    if (u != cfg.users.end() && u->second.sites.size() == 1) site = u->second.sites.front();
   }
-  if (config.sites.size() != 1)
-    throw envoi::invalid_input("--site", "the config has " + std::to_string(config.sites.size()) +
+  if (site.empty() && cfg.sites.size() == 1) site = cfg.sites.begin()->first;
+  if (site.empty())
+    throw envoi::invalid_input("--site", "the config has " + std::to_string(cfg.sites.size()) +
                                              " sites; name one with --site");
-  return config.sites.begin()->second;
+  const auto why =
+      o.purpose == "reminder" ? envoi::purpose::reminder : envoi::purpose::correspondence;
+  try {
+    return resolver.resolve(why, site, o.user);
+  } catch (const envoi::invalid_input& e) {
+    // The resolver speaks of "site" and "user"; here they are options.
+    throw envoi::invalid_input("--" + e.field(), e.reason() + " (in " + o.config.string() + ")");
+  }
 }
 
-envoi::message build_message(const send_options& o, const envoi::site& site) {
+envoi::message build_message(const send_options& o, const envoi::account& account) {
   envoi::message m;
-  m.from(site.account.sender);
+  m.from(account.sender);
   for (const auto& a : o.to) m.add_to(envoi::mailbox::parse(a, "--to"));
   for (const auto& a : o.cc) m.add_cc(envoi::mailbox::parse(a, "--cc"));
   for (const auto& a : o.bcc) m.add_bcc(envoi::mailbox::parse(a, "--bcc"));
@@ -80,12 +92,14 @@ envoi::message build_message(const send_options& o, const envoi::site& site) {
 }
 
 int send(const send_options& o) {
-  const auto config = envoi::load_config(o.config);
-  const auto& site = pick_site(config, o);
-  const auto m = build_message(o, site);
+  const envoi::account_resolver resolver(envoi::load_config(o.config));
+  const envoi::resolution chosen = pick_account(resolver, o);
+  const envoi::account& account = chosen.account;
+  std::cerr << "account: " << chosen.reason << '\n';
+  const auto m = build_message(o, account);
   auto env = m.make_envelope();
   // The site's verification copy goes in the envelope only.
-  if (site.account.bcc_copy) env.recipients.push_back(*site.account.bcc_copy);
+  if (account.bcc_copy) env.recipients.push_back(*account.bcc_copy);
 
   // A dry run shows the exact message on stdout and the envelope on stderr.
   if (o.dry_run) {
@@ -94,7 +108,7 @@ int send(const send_options& o) {
     std::cout << m.render();
     return exit_ok;
   }
-  envoi::smtp::client client(site.account);
+  envoi::smtp::client client(account);
   // The library redacts AUTH data and the message before the sink sees them.
   if (o.transcript)
     client.set_transcript([](envoi::smtp::transcript_direction d, std::string_view line) {
@@ -132,7 +146,7 @@ int main(int argc, char** argv) {
   auto* cmd = app.add_subcommand("send", "send one message");
   cmd->add_option("--config", o.config, "configuration file (default envoi.toml)");
   cmd->add_option("--site", o.site, "the site whose account sends");
-  cmd->add_option("--user", o.user, "the user who sends (not supported yet)");
+  cmd->add_option("--user", o.user, "the user who writes (correspondence)");
   cmd->add_option("--purpose", o.purpose, "reminder or correspondence")
       ->check(CLI::IsMember({"reminder", "correspondence"}));
   cmd->add_option("--to", o.to, "a recipient, 'Name <addr>' or 'addr'")->required();
