@@ -36,6 +36,14 @@ secret_ref secret_ref::from_file(std::filesystem::path path) {
   return s;
 }
 
+secret_ref secret_ref::from_callback(std::string name, std::function<std::string()> fetch) {
+  secret_ref s;
+  s.kind_ = kind::callback;
+  s.source_ = std::move(name);
+  s.fetch_ = std::move(fetch);
+  return s;
+}
+
 std::string secret_ref::read() const {
   switch (kind_) {
     case kind::none:
@@ -61,6 +69,18 @@ std::string secret_ref::read() const {
       if (!value.empty() && value.back() == '\n') value.pop_back();
       if (!value.empty() && value.back() == '\r') value.pop_back();
       if (value.empty()) fail(describe(), "is empty");
+      return value;
+    }
+
+    case kind::callback: {
+      std::string value;
+      try {
+        value = fetch_ ? fetch_() : std::string();
+      } catch (...) {
+        // The application's exception may quote what it was handling; it stays out.
+        fail(describe(), "failed");
+      }
+      if (value.empty()) fail(describe(), "gave an empty secret");
       return value;
     }
   }
@@ -131,6 +151,8 @@ std::string secret_ref::describe() const {
       return "environment variable " + source_;
     case kind::file:
       return "file " + source_;
+    case kind::callback:
+      return source_;
   }
   return "no password";
 }

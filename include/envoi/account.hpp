@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +83,11 @@ class secret_ref {
   static secret_ref from_env(std::string name);
   /// The contents of a file, without its final line end.
   static secret_ref from_file(std::filesystem::path path);
+  /// What `fetch` returns each time the secret is needed (the application's own vault or
+  /// keyring, say). `name` says where it comes from in errors ("the clinic's keyring");
+  /// an exception from `fetch` becomes errc::secret_unavailable naming `name` only, so its
+  /// text never reaches an error message. Called on the thread that needs the secret.
+  static secret_ref from_callback(std::string name, std::function<std::string()> fetch);
 
   bool empty() const noexcept { return kind_ == kind::none; }
 
@@ -93,9 +99,10 @@ class secret_ref {
   std::string describe() const;
 
  private:
-  enum class kind { none, env, file };
+  enum class kind { none, env, file, callback };
   kind kind_ = kind::none;
   std::string source_;
+  std::function<std::string()> fetch_;
 };
 
 struct account {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -131,6 +132,30 @@ TEST_F(SecretFile, NeverPutsTheValueInAnError) {
 }  // namespace
 
 namespace {
+
+TEST(SecretRef, AsksTheApplicationsCallbackEachTime) {
+  int calls = 0;
+  const auto s = envoi::secret_ref::from_callback("the clinic's keyring", [&] {
+    ++calls;
+    return secret;
+  });
+  EXPECT_FALSE(s.empty());
+  EXPECT_EQ(s.read(), secret);
+  EXPECT_EQ(s.read(), secret);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(s.describe(), "the clinic's keyring");
+}
+
+TEST(SecretRef, KeepsACallbacksExceptionTextOutOfTheError) {
+  // The application's exception may quote the secret; the error names the source only.
+  const auto s = envoi::secret_ref::from_callback(
+      "the clinic's keyring", []() -> std::string { throw std::runtime_error("bad " + secret); });
+  const auto e = read_failure(s);
+  EXPECT_EQ(e.code(), envoi::make_error_code(envoi::errc::secret_unavailable));
+  EXPECT_EQ(std::string(e.what()), "the clinic's keyring failed: the password could not be read");
+  const auto empty = envoi::secret_ref::from_callback("vault", [] { return std::string(); });
+  EXPECT_TRUE(std::string(read_failure(empty).what()).starts_with("vault gave an empty secret"));
+}
 
 TEST(Sha256Fingerprint, ReadsHexInAnyCaseWithOrWithoutColons) {
   // SHA-256 of "test", as sha256sum prints it.
