@@ -60,6 +60,10 @@ std::optional<std::string> domain_of(std::string_view text) {
 
 std::string password_words(const preset& p) {
   if (!p.password_hint.empty()) return std::string(p.password_hint);
+  // The ISPDB lists OAuth2 before the password for Gmail, Yahoo and AOL: the password
+  // they still accept from other programs is an app password.
+  if (p.oauth2 && p.password) return "an app password, not the account's normal password";
+  if (p.oauth2) return "nothing that works yet: the provider accepts only OAuth2";
   return "the mailbox's password";
 }
 
