@@ -122,6 +122,7 @@ struct settings_suggestion {
   bool dns_failed = false;
 };
 
+/// How suggest_settings() may look beyond the built-in table.
 struct suggest_options {
   /// Ask DNS when the table does not know the domain. Off: the table alone.
   bool use_dns = true;

@@ -174,6 +174,28 @@ TEST(SuggestSettings, RecognisesOvhByItsMx) {
   EXPECT_EQ(s.port, 465);
 }
 
+TEST(SuggestSettings, AsksDnsAboutAnInternationalisedDomainInItsAsciiForm) {
+  // clinique-vétérinaire.test is xn--clinique-vtrinaire-kwbb.test in DNS (IDNA 2008).
+  const dns_server dns({"--mx-host=xn--clinique-vtrinaire-kwbb.test,aspmx.l.google.com,1"});
+  const auto s =
+      envoi::suggest_settings("accueil@clinique-vétérinaire.test", through(dns.address()));
+  EXPECT_EQ(s.source, suggestion_source::mx);
+  EXPECT_EQ(s.host, "smtp.gmail.com");
+  EXPECT_EQ(s.login, "accueil@xn--clinique-vtrinaire-kwbb.test");
+}
+
+TEST(SuggestSettings, RecognisesGandiAndIonosByTheirMx) {
+  const dns_server dns({"--mx-host=chez-gandi.test,spool.mail.gandi.net,10",
+                        "--mx-host=chez-ionos.test,mx00.kundenserver.de,10",
+                        "--mx-host=chez-ionos-fr.test,mx00.ionos.fr,10"});
+  EXPECT_EQ(envoi::suggest_settings("a@chez-gandi.test", through(dns.address())).host,
+            "mail.gandi.net");
+  EXPECT_EQ(envoi::suggest_settings("a@chez-ionos.test", through(dns.address())).host,
+            "smtp.1und1.de");
+  EXPECT_EQ(envoi::suggest_settings("a@chez-ionos-fr.test", through(dns.address())).host,
+            "smtp.ionos.fr");
+}
+
 TEST(SuggestSettings, SaysNothingIsKnownForAnUnknownMx) {
   const dns_server dns({"--mx-host=clinique-veto.test,mx.hebergeur-inconnu.test,10"});
   const auto s = envoi::suggest_settings("accueil@clinique-veto.test", through(dns.address()));

@@ -12,6 +12,7 @@
 #include <envoi/error.hpp>
 
 #include "dns.hpp"
+#include "support/process.hpp"
 
 namespace {
 
@@ -84,6 +85,35 @@ TEST(PresetTable, EveryCsvRowResolvesFromItsDomainOrRelayName) {
                 row.at("username") == "%EMAILLOCALPART%" ? "prenom.nom" : "prenom.nom@" + key);
     }
   }
+}
+
+// The build's generator stops on a row it cannot map rather than compiling it in.
+TEST(PresetGenerator, RefusesPort25AndUnknownSecurityNamingTheLine) {
+  const envoi::test::temp_dir dir("presets");
+  const std::string source = ENVOI_SOURCE_DIR;
+  const auto generate = [&](const std::string& row) {
+    std::ofstream(dir / "bad.csv") << "domain,host,port,security,auth,username,source\n"
+                                   << "ok.test,smtp.ok.test,465,SSL,password-cleartext,"
+                                      "%EMAILADDRESS%,here\n"
+                                   << row << "\n";
+    return envoi::test::run_command(
+        "/usr/bin/python3 " + envoi::test::shell_quoted(source + "/cmake/generate_presets.py") +
+        " " + envoi::test::shell_quoted((dir / "bad.csv").string()) + " " +
+        envoi::test::shell_quoted(source + "/data/smtp-providers.toml") + " " +
+        envoi::test::shell_quoted((dir / "out.cpp").string()));
+  };
+  const auto port25 = generate(
+      "bad.test,smtp.bad.test,25,STARTTLS,password-cleartext,"
+      "%EMAILADDRESS%,here");
+  EXPECT_NE(port25.status, 0);
+  EXPECT_NE(port25.output.find("bad.csv:3: port 25"), std::string::npos) << port25.output;
+  const auto security = generate(
+      "bad.test,smtp.bad.test,465,TLS,password-cleartext,"
+      "%EMAILADDRESS%,here");
+  EXPECT_NE(security.status, 0);
+  EXPECT_NE(security.output.find("unknown security"), std::string::npos) << security.output;
+  const auto fine = generate("good.test,smtp.good.test,587,STARTTLS,OAuth2,%EMAILLOCALPART%,here");
+  EXPECT_EQ(fine.status, 0) << fine.output;
 }
 
 TEST(PresetTable, FreeWantsTheLocalPartAsLogin) {
