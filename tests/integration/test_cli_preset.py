@@ -53,13 +53,19 @@ def start_dnsmasq(*records):
          "--no-hosts", "--no-poll", "--pid-file=", "--listen-address=127.0.0.1",
          "--bind-interfaces", f"--port={port}", "--local=/test/", *records],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Ready once a query over UDP is answered (a TCP probe would leave dnsmasq a child
+    # process per connection).
+    query = bytes([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5]) + b"ready\x04test\x00\x00\x01\x00\x01"
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.02)
+        with socket.socket(type=socket.SOCK_DGRAM) as s:
+            s.settimeout(0.1)
+            try:
+                s.sendto(query, ("127.0.0.1", port))
+                s.recv(512)
+                return proc, port
+            except OSError:
+                time.sleep(0.02)
     proc.kill()
     raise RuntimeError("dnsmasq did not start")
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -27,13 +28,24 @@ sockaddr_in loopback(unsigned short port) {
   return sa;
 }
 
-// True once something accepts TCP connections on the port (dnsmasq opens its UDP and TCP
-// sockets together, before it answers).
-bool accepts(unsigned short port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// True once a DNS query to the port gets an answer within 100 ms. UDP, not a TCP
+// connection: dnsmasq serves each TCP connection in a child process, which would outlive
+// the server as a zombie when the test stops it.
+bool answers(unsigned short port) {
+  // A query for ready.test, type A, class IN.
+  static constexpr unsigned char query[] = {0x12, 0x34, 0x01, 0x00, 0,   1,   0,   0,   0, 0,
+                                            0,    0,    5,    'r',  'e', 'a', 'd', 'y', 4, 't',
+                                            'e',  's',  't',  0,    0,   1,   0,   1};
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) return false;
   const auto sa = loopback(port);
-  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0;
+  bool ok = ::sendto(fd, query, sizeof query, 0, reinterpret_cast<const sockaddr*>(&sa),
+                     sizeof sa) == static_cast<ssize_t>(sizeof query);
+  if (ok) {
+    pollfd p{fd, POLLIN, 0};
+    unsigned char reply[512];
+    ok = ::poll(&p, 1, 100) == 1 && ::recv(fd, reply, sizeof reply, 0) >= 12;
+  }
   ::close(fd);
   return ok;
 }
@@ -82,7 +94,7 @@ dns_server::dns_server(const std::vector<std::string>& records) {
   if (rc != 0) throw std::runtime_error("cannot start /usr/sbin/dnsmasq (install dnsmasq-base)");
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!accepts(port_)) {
+  while (!answers(port_)) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
