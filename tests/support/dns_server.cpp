@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -33,14 +34,16 @@ sockaddr_in loopback(unsigned short port) {
 // the server as a zombie when the test stops it.
 bool answers(unsigned short port) {
   // A query for ready.test, type A, class IN.
-  static constexpr unsigned char query[] = {0x12, 0x34, 0x01, 0x00, 0,   1,   0,   0,   0, 0,
-                                            0,    0,    5,    'r',  'e', 'a', 'd', 'y', 4, 't',
-                                            'e',  's',  't',  0,    0,   1,   0,   1};
+  static constexpr std::string_view query{
+      "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"  // header: one question
+      "\x05ready\x04test\x00"                             // the name
+      "\x00\x01\x00\x01",                                 // type A, class IN
+      28};
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) return false;
   const auto sa = loopback(port);
-  bool ok = ::sendto(fd, query, sizeof query, 0, reinterpret_cast<const sockaddr*>(&sa),
-                     sizeof sa) == static_cast<ssize_t>(sizeof query);
+  bool ok = ::sendto(fd, query.data(), query.size(), 0, reinterpret_cast<const sockaddr*>(&sa),
+                     sizeof sa) == static_cast<ssize_t>(query.size());
   if (ok) {
     pollfd p{fd, POLLIN, 0};
     unsigned char reply[512];
