@@ -4,17 +4,22 @@
 //              --to ADDR [--to ADDR...] [--cc ADDR] [--bcc ADDR]
 //              --subject TEXT (--text FILE | --text -) [--html FILE] [--attach FILE...]
 //              [--dry-run] [--transcript]
+//   envoi preset ADDRESS [--relay NAME] [--site ID] [--dns-server IPV4:PORT] [--no-dns]
 //
-// The account comes from the configuration's sites and users (envoi::account_resolver);
+// send's account comes from the configuration's sites and users (envoi::account_resolver);
 // the reason for the choice is printed on stderr.
 //
-// Exit status: 0 every recipient accepted; 1 a recipient or the message refused for good
-// (5xx); 2 usage or configuration error; 3 a failure that may pass (connection, TLS,
-// time-out, 4xx): nothing was sent, try again later.
+// Exit status of send: 0 every recipient accepted; 1 a recipient or the message refused
+// for good (5xx); 2 usage or configuration error; 3 a failure that may pass (connection,
+// TLS, time-out, 4xx): nothing was sent, try again later.
+// Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
+// address, or an unknown relay; 3 nothing found because DNS did not answer.
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +29,7 @@
 #include <envoi/config.hpp>
 #include <envoi/error.hpp>
 #include <envoi/message.hpp>
+#include <envoi/preset.hpp>
 #include <envoi/resolver.hpp>
 #include <envoi/smtp/client.hpp>
 
@@ -137,6 +143,110 @@ int send(const send_options& o) {
   }
 }
 
+struct preset_options {
+  std::string address, relay, site = "ID", dns_server;
+  bool no_dns = false;
+};
+
+// `text` as "# " comment lines of at most about 88 columns, the first one opened by
+// `bullet`, the others indented under it.
+void print_comment(std::ostream& out, const std::string& text, const std::string& bullet = "") {
+  constexpr std::size_t width = 88;
+  const std::string indent = "# " + std::string(bullet.size(), ' ');
+  std::string line = "# " + bullet;
+  bool empty = true;
+  std::istringstream words(text);
+  for (std::string word; words >> word;) {
+    if (!empty && line.size() + 1 + word.size() > width) {
+      out << line << '\n';
+      line = indent;
+      empty = true;
+    }
+    if (!empty) line += ' ';
+    line += word;
+    empty = false;
+  }
+  out << line << '\n';
+}
+
+// A TOML basic string: the settings hold no control characters, only quotes to escape.
+std::string toml_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
+// ENVOI_<SITE>_PASSWORD, with what is not a letter or digit turned into '_'.
+std::string password_variable(const std::string& site) {
+  std::string name = "ENVOI_";
+  for (const unsigned char c : site)
+    name += std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_';
+  return name + "_PASSWORD";
+}
+
+// Prints the suggestion as a site ready to paste into envoi.toml, its notes as TOML
+// comments, so that the whole output still loads as TOML.
+int preset(const preset_options& o) {
+  // The site's name becomes a bare TOML key.
+  if (o.site.empty() ||
+      o.site.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_-") != std::string::npos)
+    throw envoi::invalid_input("--site",
+                               "expected letters, digits, '_' or '-', got \"" + o.site + "\"");
+  envoi::settings_suggestion s;
+  if (!o.relay.empty()) {
+    const auto found = envoi::suggest_relay(o.relay, o.address);
+    if (!found) {
+      std::string names;
+      for (const auto n : envoi::relay_names())
+        names += (names.empty() ? "" : ", ") + std::string(n);
+      std::cerr << "envoi: --relay: no relay called \"" << o.relay << "\"; known relays: " << names
+                << '\n';
+      return exit_usage;
+    }
+    s = *found;
+  } else {
+    envoi::suggest_options options;
+    options.use_dns = !o.no_dns;
+    options.dns.server = o.dns_server;
+    s = envoi::suggest_settings(o.address, options);
+  }
+  const auto sender = envoi::mailbox::parse(o.address);
+
+  if (s.source == envoi::suggestion_source::none) {
+    std::cout << "# No settings known for " << sender.address() << ".\n";
+    for (const auto& note : s.notes) print_comment(std::cout, note, "- ");
+    return s.dns_failed ? exit_transient : exit_refused;
+  }
+
+  std::cout << "# Settings for " << sender.address();
+  if (!s.provider.empty()) std::cout << " (" << s.provider << ")";
+  std::cout << ".\n";
+  print_comment(std::cout, "Found from: " + s.evidence + ".");
+  print_comment(std::cout, "Paste into envoi.toml; replace " + o.site +
+                               " by the site's name if you have several.");
+  std::cout << "[sites." << o.site << "]\n"
+            << "from = " << toml_string(o.address) << "\n\n"
+            << "[sites." << o.site << ".smtp]\n"
+            << "host = " << toml_string(s.host) << "\n"
+            << "port = " << s.port << "\n"
+            << "security = " << (s.security == envoi::security::tls ? "\"tls\"" : "\"starttls\"")
+            << "\n"
+            << "auth = \"auto\"\n"
+            << "login = " << toml_string(s.login)
+            << (s.login_is_placeholder ? "  # replace by yours" : "") << "\n"
+            << "password_env = " << toml_string(password_variable(o.site))
+            << "  # password: " << s.password_hint << "\n";
+  if (!s.notes.empty()) {
+    std::cout << "\n# Before sending:\n";
+    for (const auto& note : s.notes) print_comment(std::cout, note, "- ");
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -159,6 +269,14 @@ int main(int argc, char** argv) {
   cmd->add_flag("--dry-run", o.dry_run, "print the message instead of sending it");
   cmd->add_flag("--transcript", o.transcript, "show the SMTP dialogue on stderr");
 
+  preset_options p;
+  auto* preset_cmd = app.add_subcommand("preset", "suggest the SMTP settings for an address");
+  preset_cmd->add_option("ADDRESS", p.address, "the sender's address")->required();
+  preset_cmd->add_option("--relay", p.relay, "settings of a relay instead (mailjet, brevo...)");
+  preset_cmd->add_option("--site", p.site, "the site's name in the printed settings");
+  preset_cmd->add_option("--dns-server", p.dns_server, "ask this DNS server (IPV4:PORT)");
+  preset_cmd->add_flag("--no-dns", p.no_dns, "use the built-in table alone");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -166,6 +284,7 @@ int main(int argc, char** argv) {
     return code == 0 ? exit_ok : exit_usage;
   }
   try {
+    if (preset_cmd->parsed()) return preset(p);
     return send(o);
   } catch (const envoi::invalid_input& e) {
     std::cerr << "envoi: " << e.what() << '\n';
