@@ -12,6 +12,7 @@
 #include <toml++/toml.h>
 
 #include <envoi/error.hpp>
+#include <envoi/oauth2_endpoint.hpp>
 
 #include "text_file.hpp"
 
@@ -171,6 +172,27 @@ void read_server(const reader& r, const toml::table& t, std::string_view prefix,
     acct.step_timeout = std::chrono::seconds(integer_at(r, *n, key("timeout_seconds"), 1, 3600));
 }
 
+// A secret given as NAME_env (an environment variable) or NAME_file (a file's path);
+// empty when neither is set. Two sources would leave the reader guessing which one wins.
+secret_ref secret_at(const reader& r, const toml::table& t, std::string_view prefix,
+                     std::string_view name) {
+  const std::string env_key = std::string(name) + "_env";
+  const std::string file_key = std::string(name) + "_file";
+  const auto* env = t.get(env_key);
+  const auto* file = t.get(file_key);
+  if (env && file) {
+    const auto* later = env->source().begin > file->source().begin ? env : file;
+    r.fail(later->source(), join(prefix, later == env ? env_key : file_key),
+           fmt::format("set either {} or {}, not both", env_key, file_key));
+  }
+  if (env)
+    return secret_ref::from_env(
+        string_at(r, *env, join(prefix, env_key), "an environment variable's name"));
+  if (file)
+    return secret_ref::from_file(
+        r.resolve(string_at(r, *file, join(prefix, file_key), "a file's path")));
+  return {};
+}
 // Who to log in as. Needs acct.sender, the default login.
 void read_credentials(const reader& r, const toml::table& t, std::string_view prefix,
                       account& acct) {
@@ -185,32 +207,53 @@ void read_credentials(const reader& r, const toml::table& t, std::string_view pr
                                      std::pair{"oauthbearer"sv, auth_method::oauthbearer}});
   }
 
-  // Two sources would leave the reader guessing which one wins.
-  const auto* env = t.get("password_env");
-  const auto* file = t.get("password_file");
-  if (env && file) {
-    const auto* later = env->source().begin > file->source().begin ? env : file;
-    r.fail(later->source(), key(later == env ? "password_env" : "password_file"),
-           "set either password_env or password_file, not both");
-  }
-  if (env)
-    acct.password = secret_ref::from_env(
-        string_at(r, *env, key("password_env"), "an environment variable's name"));
-  if (file)
-    acct.password = secret_ref::from_file(
-        r.resolve(string_at(r, *file, key("password_file"), "a file's path")));
+  acct.password = secret_at(r, t, prefix, "password");
 
-  // Without a password there is nothing to authenticate with, so no login either: the
-  // server is then one that relays for this machine (a local Postfix, say).
+  // Without a password or a token there is nothing to authenticate with, so no login
+  // either: the server is then one that relays for this machine (a local Postfix, say).
+  const bool credentials = !acct.password.empty() || acct.token_provider != nullptr;
   if (auto n = t.get("login")) {
     auto login = n->as_string();
     if (login == nullptr)
       r.fail(n->source(), key("login"), fmt::format("expected a string, got {}", shown(*n)));
-    if (!login->get().empty() && acct.password.empty())
-      r.fail(n->source(), key("login"), "a login needs password_env or password_file");
+    if (!login->get().empty() && !credentials)
+      r.fail(n->source(), key("login"),
+             "a login needs password_env, password_file or an [oauth2] table");
     acct.login = login->get();
-  } else if (!acct.password.empty()) {
+  } else if (credentials) {
     acct.login = acct.sender.address();
+  }
+}
+
+// [X.smtp.oauth2]: access tokens from the provider's token endpoint, for XOAUTH2 and
+// OAUTHBEARER (Gmail, Microsoft 365).
+void read_oauth2(const reader& r, const toml::table& t, std::string_view prefix, account& acct) {
+  r.check_keys(t, prefix,
+               std::array{"token_url"sv, "grant"sv, "client_id"sv, "client_secret_env"sv,
+                          "client_secret_file"sv, "refresh_token_env"sv, "refresh_token_file"sv,
+                          "scope"sv, "ca_file"sv});
+  const auto key = [&](std::string_view k) { return join(prefix, k); };
+  oauth2_settings s;
+  if (auto n = t.get("token_url")) s.token_url = string_at(r, *n, key("token_url"), "an https URL");
+  if (auto n = t.get("grant"))
+    s.grant =
+        choice_at(r, *n, key("grant"),
+                  std::array{std::pair{"refresh_token"sv, oauth2_grant::refresh_token},
+                             std::pair{"client_credentials"sv, oauth2_grant::client_credentials}});
+  if (auto n = t.get("client_id"))
+    s.client_id = string_at(r, *n, key("client_id"), "the application's id at the provider");
+  if (auto n = t.get("scope")) s.scope = string_at(r, *n, key("scope"), "space-separated scopes");
+  if (auto n = t.get("ca_file"))
+    s.ca_file = r.resolve(string_at(r, *n, key("ca_file"), "a PEM file's path"));
+  s.client_secret = secret_at(r, t, prefix, "client_secret");
+  s.refresh_token = secret_at(r, t, prefix, "refresh_token");
+  try {
+    acct.token_provider = std::make_shared<oauth2_endpoint_provider>(std::move(s));
+  } catch (const invalid_input& e) {
+    // Reported at the key to change; a missing one at the table.
+    const std::string wrong = e.field() == "refresh_token" ? "refresh_token_env" : e.field();
+    const auto* n = t.get(wrong);
+    r.fail(n != nullptr ? n->source() : t.source(), key(wrong), e.reason());
   }
 }
 
@@ -219,8 +262,10 @@ void read_smtp(const reader& r, const toml::table& t, std::string_view prefix, a
   r.check_keys(t, prefix,
                std::array{"host"sv, "port"sv, "security"sv, "auth"sv, "login"sv, "password_env"sv,
                           "password_file"sv, "ca_file"sv, "tls_fingerprint_sha256"sv, "ehlo_name"sv,
-                          "timeout_seconds"sv});
+                          "timeout_seconds"sv, "oauth2"sv});
   read_server(r, t, prefix, acct);
+  if (auto n = t.get("oauth2"))
+    read_oauth2(r, table_at(r, *n, join(prefix, "oauth2")), join(prefix, "oauth2"), acct);
   read_credentials(r, t, prefix, acct);
 }
 

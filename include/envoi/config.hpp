@@ -19,8 +19,16 @@
 //   [users.marie.smtp]         # optional, same keys as a site's; used where the site
 //   host = "smtp.example.test" # has shared_account = false
 //
-// xoauth2 and oauthbearer need a token provider, which a file cannot hold: the application
-// sets account::token_provider on the loaded account.
+// xoauth2 and oauthbearer need tokens: either an [X.smtp.oauth2] table, whose tokens come
+// from the provider's endpoint (envoi::oauth2_endpoint_provider),
+//   [sites.sud.smtp.oauth2]
+//   token_url = "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token"
+//   grant = "refresh_token"    # or client_credentials
+//   client_id = "..."
+//   client_secret_env = "ENVOI_SUD_CLIENT_SECRET"   # or client_secret_file
+//   refresh_token_env = "ENVOI_SUD_REFRESH_TOKEN"   # or refresh_token_file
+//   scope = "https://outlook.office365.com/SMTP.Send offline_access"
+// or the application sets account::token_provider on the loaded account.
 #pragma once
 
 #include <filesystem>

@@ -11,6 +11,8 @@
 
 #include <envoi/error.hpp>
 
+#include "support/token_endpoint.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -358,6 +360,48 @@ TEST_F(Config, RefusesADkimTableWithAMissingOrBadKey) {
 
   e = failure(minimal + "[sites.sud.dkim]\nselector = \"s1\"\nkey = \"x\"\n");
   EXPECT_EQ(e.field(), at(9, "sites.sud.dkim.key"));
+}
+
+TEST_F(Config, ReadsAnOauth2TableIntoATokenProviderThatWorks) {
+  envoi::test::token_endpoint endpoint;
+  ::setenv("ENVOI_TEST_CONFIG_REFRESH", "refresh-from-config", 1);
+  const auto cfg = envoi::load_config(write(R"([sites.sud]
+from = "Clinique du Sud <sud@example.test>"
+[sites.sud.smtp]
+host = "smtp.office365.com"
+auth = "xoauth2"
+[sites.sud.smtp.oauth2]
+token_url = ")" + endpoint.url() + R"("
+client_id = "envoi-app"
+refresh_token_env = "ENVOI_TEST_CONFIG_REFRESH"
+scope = "https://outlook.office365.com/SMTP.Send offline_access"
+ca_file = ")" + endpoint.ca_file().string() +
+                                            "\"\n"));
+  const envoi::account& a = cfg.sites.at("sud").account;
+  EXPECT_EQ(a.auth, envoi::auth_method::xoauth2);
+  EXPECT_EQ(a.login, "sud@example.test");  // the mailbox the token is for
+  ASSERT_TRUE(a.token_provider);
+  EXPECT_EQ(a.token_provider->access_token(false), "access-1");
+  ASSERT_EQ(endpoint.requests().size(), 1u);
+  EXPECT_NE(endpoint.requests()[0].find(R"("refresh_token": "refresh-from-config")"),
+            std::string::npos);
+}
+
+TEST_F(Config, RefusesABadOauth2TableAtTheKeyToChange) {
+  const std::string head = minimal + "[sites.sud.smtp.oauth2]\n";  // line 7
+  auto e = failure(head + "token_url = \"http://example.test/token\"\nclient_id = \"x\"\n" +
+                   "refresh_token_env = \"R\"\n");
+  EXPECT_EQ(e.field(), at(8, "sites.sud.smtp.oauth2.token_url"));
+  EXPECT_NE(e.reason().find("https"), std::string::npos);
+  e = failure(head + "token_url = \"https://example.test/token\"\nclient_id = \"x\"\n");
+  EXPECT_EQ(e.field(), at(7, "sites.sud.smtp.oauth2.refresh_token_env"));
+  e = failure(head + "token_url = \"https://example.test/token\"\nclient_id = \"x\"\n" +
+              "client_secret_env = \"A\"\nclient_secret_file = \"b\"\n");
+  EXPECT_EQ(e.field(), at(11, "sites.sud.smtp.oauth2.client_secret_file"));
+  e = failure(head + "grant = \"password\"\n");
+  EXPECT_EQ(e.field(), at(8, "sites.sud.smtp.oauth2.grant"));
+  e = failure(head + "tenant = \"x\"\n");
+  EXPECT_EQ(e.field(), at(8, "sites.sud.smtp.oauth2.tenant"));
 }
 
 TEST_F(Config, RefusesAUserOfAnUnknownSite) {
