@@ -13,6 +13,7 @@
 
 #include <envoi/error.hpp>
 #include <envoi/oauth2_endpoint.hpp>
+#include <envoi/preset.hpp>
 
 #include "text_file.hpp"
 
@@ -172,6 +173,14 @@ void read_server(const reader& r, const toml::table& t, std::string_view prefix,
     acct.step_timeout = std::chrono::seconds(integer_at(r, *n, key("timeout_seconds"), 1, 3600));
 }
 
+// The login a provider expects when none is written: the sender's address for most, the
+// local part alone for those (free.fr, laposte.net) whose preset says so.
+std::string default_login(const mailbox& sender) {
+  const auto p = find_preset(sender.address());
+  if (p && p->login == login_form::local_part) return std::string(sender.local_part());
+  return sender.address();
+}
+
 // A secret given as NAME_env (an environment variable) or NAME_file (a file's path);
 // empty when neither is set. Two sources would leave the reader guessing which one wins.
 secret_ref secret_at(const reader& r, const toml::table& t, std::string_view prefix,
@@ -221,7 +230,7 @@ void read_credentials(const reader& r, const toml::table& t, std::string_view pr
              "a login needs password_env, password_file or an [oauth2] table");
     acct.login = login->get();
   } else if (credentials) {
-    acct.login = acct.sender.address();
+    acct.login = default_login(acct.sender);
   }
 }
 

@@ -164,10 +164,18 @@ def main():
               config_file=unreachable)
     check(r.returncode == 3, f"unreachable: exit {r.returncode}: {r.stderr.decode()}")
 
+    # A configured port 25 draws a warning (a dry run, so nothing connects).
+    port25 = work / "port25.toml"
+    port25.write_text(config_text(s, s["ENVOI_TEST_SMTPS_PORT"]).replace(
+        f"port = {s['ENVOI_TEST_SUBMISSION_PORT']}", "port = 25"))
+    r = envoi("--site", "sud", "--to", "helene@example.test", "--dry-run", config_file=port25)
+    check(r.returncode == 0 and "warning: " in r.stderr.decode() and "[port_25]" in r.stderr.decode(),
+          f"port 25: exit {r.returncode}: {r.stderr.decode()}")
+
     # No secret anywhere in what the runs printed, transcripts included.
     for secret in (s["ENVOI_TEST_PASSWORD"], s["ENVOI_TEST_PASSWORD2"]):
         check(all(secret not in out for out in printed), "a password in the output")
-    check(len(printed) == 9, f"{len(printed)} runs")
+    check(len(printed) == 10, f"{len(printed)} runs")
 
     for f in failures:
         print("FAIL:", f)

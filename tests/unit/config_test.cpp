@@ -404,6 +404,23 @@ TEST_F(Config, RefusesABadOauth2TableAtTheKeyToChange) {
   EXPECT_EQ(e.field(), at(8, "sites.sud.smtp.oauth2.tenant"));
 }
 
+TEST_F(Config, DefaultsTheLoginToWhatTheProviderExpects) {
+  // Free wants the local part alone; Orange, like most, the whole address.
+  const auto cfg = envoi::load_config(write(R"([sites.free]
+from = "Clinique <prenom.nom@free.fr>"
+[sites.free.smtp]
+host = "smtp.free.fr"
+password_env = "ENVOI_FREE_PASSWORD"
+[sites.orange]
+from = "Clinique <clinique.sud@orange.fr>"
+[sites.orange.smtp]
+host = "smtp.orange.fr"
+password_env = "ENVOI_ORANGE_PASSWORD"
+)"));
+  EXPECT_EQ(cfg.sites.at("free").account.login, "prenom.nom");
+  EXPECT_EQ(cfg.sites.at("orange").account.login, "clinique.sud@orange.fr");
+}
+
 TEST_F(Config, RefusesAUserOfAnUnknownSite) {
   const auto e = failure(minimal + "[users.martin]\nsite = \"ouest\"\nfrom = \"m@example.test\"\n");
   EXPECT_EQ(e.field(), at(8, "users.martin.site"));

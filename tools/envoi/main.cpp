@@ -102,6 +102,8 @@ int send(const send_options& o) {
   const envoi::resolution chosen = pick_account(resolver, o);
   const envoi::account& account = chosen.account;
   std::cerr << "account: " << chosen.reason << '\n';
+  for (const auto& w : envoi::check_settings(account))
+    std::cerr << "warning: " << w.text << " [" << w.code << "]\n";
   const auto m = build_message(o, account);
   auto env = m.make_envelope();
   // The site's verification copy goes in the envelope only.
