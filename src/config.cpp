@@ -58,7 +58,7 @@ class reader {
       if (known) continue;
       const auto key =
           prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
-      if (k.str() == "quota" || k.str() == "outbox")
+      if (k.str() == "outbox")
         fail(k.source(), key, "is not supported yet by this version of envoi; remove it");
       fail(k.source(), key,
            fmt::format("unknown key; expected one of {}", fmt::join(allowed, ", ")));
@@ -278,6 +278,23 @@ void read_smtp(const reader& r, const toml::table& t, std::string_view prefix, a
   read_credentials(r, t, prefix, acct);
 }
 
+// [sites.X.quota]: what the provider allows (Gmail about 500 recipients a day, say).
+void read_quota(const reader& r, const toml::table& t, std::string_view prefix, quota& q) {
+  r.check_keys(t, prefix,
+               std::array{"per_second"sv, "per_hour"sv, "per_day"sv, "max_message_bytes"sv});
+  const auto key = [&](std::string_view k) { return join(prefix, k); };
+  const auto count = [&](std::string_view k, std::int64_t most) -> std::uint32_t {
+    const auto* n = t.get(k);
+    return n != nullptr ? static_cast<std::uint32_t>(integer_at(r, *n, key(k), 1, most)) : 0;
+  };
+  q.per_second = count("per_second", 10'000);
+  q.per_hour = count("per_hour", 10'000'000);
+  q.per_day = count("per_day", 100'000'000);
+  if (auto n = t.get("max_message_bytes"))
+    q.max_message_bytes =
+        static_cast<std::uint64_t>(integer_at(r, *n, key("max_message_bytes"), 1024, 1LL << 40));
+}
+
 // [sites.X.dkim]: the signing domain (the sender's by default), selector and key file.
 void read_dkim(const reader& r, const toml::table& t, std::string_view prefix, account& acct) {
   r.check_keys(t, prefix, std::array{"domain"sv, "selector"sv, "key_file"sv});
@@ -311,9 +328,9 @@ mailbox mailbox_at(const reader& r, const toml::node& n, std::string_view key) {
 
 site read_site(const reader& r, const std::string& id, const toml::table& t) {
   const auto prefix = fmt::format("sites.{}", id);
-  r.check_keys(
-      t, prefix,
-      std::array{"name"sv, "from"sv, "bcc_copy"sv, "shared_account"sv, "smtp"sv, "dkim"sv});
+  r.check_keys(t, prefix,
+               std::array{"name"sv, "from"sv, "bcc_copy"sv, "shared_account"sv, "smtp"sv, "dkim"sv,
+                          "quota"sv});
   const auto key = [&](std::string_view k) { return join(prefix, k); };
   site s;
   s.id = id;
@@ -345,6 +362,8 @@ site read_site(const reader& r, const std::string& id, const toml::table& t) {
   else
     r.fail(t.source(), key("smtp"), fmt::format("missing; expected a [{}] table", key("smtp")));
   if (auto n = t.get("dkim")) read_dkim(r, table_at(r, *n, key("dkim")), key("dkim"), s.account);
+  if (auto n = t.get("quota"))
+    read_quota(r, table_at(r, *n, key("quota")), key("quota"), s.account.quota);
   return s;
 }
 

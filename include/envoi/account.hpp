@@ -74,6 +74,19 @@ class sha256_fingerprint {
   bool set_ = false;
 };
 
+/// The provider's limits for one account: messages per second, hour and day (0: no
+/// limit), and the largest message it takes. The client refuses, before MAIL, a message
+/// larger than max_message_bytes (errc::message_too_large), as it does one larger than
+/// the server's SIZE. The message rates are for paced bulk sending (an outbox), which
+/// envoi does not have yet: nothing enforces them today.
+struct quota {
+  std::uint32_t per_second = 0;
+  std::uint32_t per_hour = 0;
+  std::uint32_t per_day = 0;
+  /// 0: only the server's SIZE, if it announces one.
+  std::uint64_t max_message_bytes = 0;
+};
+
 /// Where a password comes from. The value itself is read only when it is needed and
 /// is never logged or put in an error text.
 class secret_ref {
@@ -133,6 +146,8 @@ struct account {
   std::string ehlo_name;
   /// Signs every message sent through this account with DKIM when set.
   std::shared_ptr<const dkim_signer> dkim;
+  /// What the provider allows this account to send.
+  envoi::quota quota;
   /// Time limit for each step of a session (connect, each reply, TLS handshake).
   std::chrono::milliseconds step_timeout = std::chrono::seconds(60);
 };

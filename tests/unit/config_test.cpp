@@ -421,6 +421,25 @@ password_env = "ENVOI_ORANGE_PASSWORD"
   EXPECT_EQ(cfg.sites.at("orange").account.login, "clinique.sud@orange.fr");
 }
 
+TEST_F(Config, ReadsASitesQuota) {
+  const auto cfg = envoi::load_config(
+      write(minimal +
+            "[sites.sud.quota]\nper_second = 5\nper_day = 500\nmax_message_bytes = 26214400\n"));
+  const envoi::quota& q = cfg.sites.at("sud").account.quota;
+  EXPECT_EQ(q.per_second, 5u);
+  EXPECT_EQ(q.per_hour, 0u);
+  EXPECT_EQ(q.per_day, 500u);
+  EXPECT_EQ(q.max_message_bytes, 26214400u);
+}
+
+TEST_F(Config, RefusesAQuotaThatIsNotAPositiveCount) {
+  auto e = failure(minimal + "[sites.sud.quota]\nper_day = 0\n");
+  EXPECT_EQ(e.field(), at(8, "sites.sud.quota.per_day"));
+  EXPECT_NE(e.reason().find("expected an integer from 1"), std::string::npos);
+  e = failure(minimal + "[sites.sud.quota]\nper_minute = 3\n");
+  EXPECT_EQ(e.field(), at(8, "sites.sud.quota.per_minute"));
+}
+
 TEST_F(Config, RefusesAUserOfAnUnknownSite) {
   const auto e = failure(minimal + "[users.martin]\nsite = \"ouest\"\nfrom = \"m@example.test\"\n");
   EXPECT_EQ(e.field(), at(8, "users.martin.site"));
