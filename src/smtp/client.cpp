@@ -47,6 +47,9 @@ struct session_failure {
   envoi::step step;
   smtp::reply reply;
   std::string detail;
+  // The failure left the session clean (nothing sent, or the transaction ended or reset),
+  // so the connection may carry the next message.
+  bool clean = false;
 };
 
 [[noreturn]] void fail(errc code, envoi::step s, smtp::reply r = {}, std::string detail = {}) {
@@ -56,6 +59,16 @@ struct session_failure {
 // A refusal from the server: 421 and other 4xx replies may succeed later, 5xx will not.
 [[noreturn]] void refused(envoi::step s, smtp::reply r) {
   fail(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r));
+}
+
+// A failure of this message only: the transaction was never started, ended, or reset.
+[[noreturn]] void fail_clean(errc code, envoi::step s, smtp::reply r = {},
+                             std::string detail = {}) {
+  throw session_failure{code, s, std::move(r), std::move(detail), true};
+}
+
+[[noreturn]] void refused_clean(envoi::step s, smtp::reply r) {
+  fail_clean(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r));
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -82,8 +95,8 @@ std::string machine_name() {
 void check_envelope(const envelope& env) {
   const auto check = [](const std::string& address) {
     if (address.find_first_of(std::string_view("\r\n\0<> ", 6)) != std::string::npos)
-      fail(errc::invalid_envelope, envoi::step::mail, {},
-           "the address \"" + address + "\" holds a line break, NUL, space, '<' or '>'");
+      fail_clean(errc::invalid_envelope, envoi::step::mail, {},
+                 "the address \"" + address + "\" holds a line break, NUL, space, '<' or '>'");
   };
   check(env.mail_from);
   for (const auto& to : env.recipients) check(to);
@@ -190,11 +203,55 @@ struct client::impl : std::enable_shared_from_this<impl> {
   bool timed_out_ = false;
   bool quitting_ = false;
 
+  // The end of the current send when the account sets an overall limit.
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool deadline_hit_ = false;
+
+  // The time limit of a step: the account's override, else the per-step value; the QUIT
+  // limit is never longer than its own value, however long the override.
+  std::chrono::milliseconds limit_for(envoi::step s) const {
+    const auto& t = acct_.timeouts;
+    if (s == envoi::step::quit || quitting_)
+      return acct_.step_timeout ? std::min(*acct_.step_timeout, t.quit) : t.quit;
+    if (acct_.step_timeout) return *acct_.step_timeout;
+    switch (s) {
+      case envoi::step::none:
+      case envoi::step::resolve:
+      case envoi::step::connect:
+        return t.connect;
+      case envoi::step::tls:
+        return t.tls_handshake;
+      case envoi::step::greeting:
+        return t.greeting;
+      case envoi::step::ehlo:
+      case envoi::step::starttls:
+      case envoi::step::auth:
+        return t.ehlo;
+      case envoi::step::mail:
+        return t.mail;
+      case envoi::step::rcpt:
+        return t.rcpt;
+      case envoi::step::data:
+        return t.data_start;
+      case envoi::step::quit:
+        break;
+    }
+    return t.quit;
+  }
+
   // --- watchdog: each step has its own time limit; when it runs out the connection is
   // closed (and a pending look-up cancelled), which ends whatever operation is pending.
+  // RFC 5321 4.5.3.2: after a time-out the replies still owed would be read as answers to
+  // later commands, so the connection is never used again.
   void arm(std::chrono::milliseconds limit) {
     timed_out_ = false;
-    timer_.expires_after(limit);
+    deadline_hit_ = false;
+    auto expiry = std::chrono::steady_clock::now() + limit;
+    if (deadline_ && *deadline_ < expiry) {
+      expiry = *deadline_;
+      deadline_hit_ = true;
+    }
+    timer_.expires_at(expiry);
     timer_.async_wait([weak = weak_from_this(), gen = ++watch_generation_](error_code ec) {
       auto self = weak.lock();
       if (ec || !self || gen != self->watch_generation_) return;
@@ -202,11 +259,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
       self->close();
     });
   }
-  // While saying goodbye, every step gets the short QUIT limit.
-  void arm() { arm(quitting_ ? std::min(acct_.step_timeout, quit_timeout) : acct_.step_timeout); }
+  void arm(envoi::step s) { arm(limit_for(s)); }
   void disarm() {
     ++watch_generation_;
     timer_.cancel();
+  }
+
+  // What a time-out says: the step's own limit, or the overall limit of the send.
+  std::string timeout_detail() const {
+    return deadline_hit_ ? "the overall time limit of the send ran out" : std::string{};
   }
 
   void close() {
@@ -225,12 +286,17 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   // An I/O error becomes a time-out when the watchdog caused it.
   [[noreturn]] void io_failed(envoi::step s, const error_code& ec) {
-    if (timed_out_) fail(errc::timed_out, s);
+    if (timed_out_) fail(errc::timed_out, s, {}, timeout_detail());
     fail(errc::connection_closed, s, {}, ec.message());
   }
 
   asio::awaitable<void> write(std::string_view bytes, envoi::step s) {
-    arm();
+    co_await write(bytes, s, limit_for(s));
+  }
+
+  asio::awaitable<void> write(std::string_view bytes, envoi::step s,
+                              std::chrono::milliseconds limit) {
+    arm(limit);
     error_code ec;
     if (tls_active_) {
       std::tie(ec, std::ignore) =
@@ -244,10 +310,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<smtp::reply> read_reply(envoi::step s) {
+    co_return co_await read_reply(s, limit_for(s));
+  }
+
+  asio::awaitable<smtp::reply> read_reply(envoi::step s, std::chrono::milliseconds limit) {
     parser_.expect_enhanced_codes(caps_.enhanced_status_codes);
     // The watchdog times the whole reply, not the gaps between its bytes: a server that
     // drips one byte at a time cannot hold the session forever.
-    arm();
+    arm(limit);
     for (;;) {
       auto buffer = asio::dynamic_buffer(input_, max_reply_buffer);
       error_code ec;
@@ -317,7 +387,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
       SSL_set_tlsext_host_name(ssl, acct_.host.c_str());  // SNI
       SSL_set1_host(ssl, acct_.host.c_str());
     }
-    arm();
+    arm(envoi::step::tls);
     auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     disarm();
     if (!ec) {
@@ -325,7 +395,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
       co_return;
     }
 
-    if (timed_out_) fail(errc::timed_out, envoi::step::tls);
+    if (timed_out_) fail(errc::timed_out, envoi::step::tls, {}, timeout_detail());
     const long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK)
       fail(errc::certificate_untrusted, envoi::step::tls, {},
@@ -373,14 +443,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
     stream_.emplace(executor_, tls_);
 
     // Resolve and connect, trying each address in turn.
-    arm();
+    arm(envoi::step::resolve);
     auto [rec, endpoints] =
         co_await resolver_.async_resolve(acct_.host, std::to_string(acct_.port), use_tuple);
     disarm();
     if (rec)
       fail(timed_out_ ? errc::timed_out : errc::resolve_failed, envoi::step::resolve, {},
            rec.message());
-    arm();
+    arm(envoi::step::connect);
     auto [cec, peer] = co_await asio::async_connect(stream_->next_layer(), endpoints, use_tuple);
     disarm();
     if (cec)
@@ -517,12 +587,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
     const bool utf8 = data.smtputf8() || needs_smtputf8(env.mail_from) ||
                       std::any_of(env.recipients.begin(), env.recipients.end(), needs_smtputf8);
     if (utf8 && !caps_.smtputf8)
-      fail(errc::smtputf8_not_offered, envoi::step::mail, {},
-           "an address has accented letters before the @ and the server cannot take them");
+      fail_clean(errc::smtputf8_not_offered, envoi::step::mail, {},
+                 "an address has accented letters before the @ and the server cannot take them");
     if (caps_.size_limit != 0 && data.size() > caps_.size_limit)
-      fail(errc::message_too_large, envoi::step::mail, {},
-           std::to_string(data.size()) + " bytes; the server takes at most " +
-               std::to_string(caps_.size_limit));
+      fail_clean(errc::message_too_large, envoi::step::mail, {},
+                 std::to_string(data.size()) + " bytes; the server takes at most " +
+                     std::to_string(caps_.size_limit));
 
     std::string mail = "MAIL FROM:<" + env.mail_from + ">";
     if (caps_.size) mail += " SIZE=" + std::to_string(data.size());
@@ -534,7 +604,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     return mail;
   }
 
-  // The message, dot-stuffed, in pieces, then the end of data.
+  // The message, dot-stuffed, in pieces, then the end of data. Each write is one block
+  // of RFC 5321 4.5.3.2.5 with its own limit.
   asio::awaitable<void> write_data(detail::data_source& data) {
     std::string piece;
     std::string wire;
@@ -551,76 +622,157 @@ struct client::impl : std::enable_shared_from_this<impl> {
       detail::dot_stuff(piece, state, wire);
       if (!more) detail::dot_stuff_finish(state, wire);
       if (wire.size() >= data_write_size || !more) {
-        co_await write(wire, envoi::step::data);
+        co_await write(wire, envoi::step::data, block_limit());
         wire.clear();
       }
     }
   }
 
-  asio::awaitable<void> transaction(const envelope& env, detail::data_source& data,
-                                    send_report& report) {
-    try {
-      data.prepare(caps_.eight_bit_mime);
-    } catch (const std::exception& e) {
-      fail(errc::local_failure, envoi::step::mail, {}, e.what());
-    }
-    const std::string mail = mail_command(env, data);
-    std::string rcpts;
-    for (const auto& to : env.recipients) rcpts += "RCPT TO:<" + to + ">\r\n";
+  std::chrono::milliseconds block_limit() const {
+    return acct_.step_timeout ? *acct_.step_timeout : acct_.timeouts.data_block;
+  }
+  std::chrono::milliseconds data_end_limit() const {
+    return acct_.step_timeout ? *acct_.step_timeout : acct_.timeouts.data_end;
+  }
 
+  // RFC 5321 4.5.3.1.10: `452 4.5.3` (or 552 with 5.5.3, which the RFC says to treat the
+  // same way) means "no more recipients in this transaction", not "this one is refused".
+  static bool too_many_recipients(const smtp::reply& r) {
+    if (r.code == 452) return r.enhanced.empty() || r.enhanced == "4.5.3";
+    return r.code == 552 && r.enhanced == "5.5.3";
+  }
+
+  // Ends a transaction that will not deliver (RFC 5321 4.1.1.5), so that the next MAIL
+  // on this connection starts clean.
+  asio::awaitable<void> reset(envoi::step s) { co_await command("RSET", s); }
+
+  // One MAIL transaction for the recipients `batch` (indices into the envelope). Those
+  // the server had no room for (452 4.5.3) go to `deferred` for a later transaction.
+  asio::awaitable<void> one_transaction(const envelope& env, const std::string& mail,
+                                        const std::vector<std::size_t>& batch,
+                                        detail::data_source& data, send_report& report,
+                                        std::vector<std::size_t>& deferred) {
     smtp::reply mail_reply;
     smtp::reply data_reply;
+    smtp::reply too_many;
+    const auto record = [&](std::size_t i, smtp::reply r) {
+      if (too_many_recipients(r)) {
+        deferred.push_back(i);
+        too_many = r;
+      }
+      report.recipients[i].reply = std::move(r);
+    };
     if (caps_.pipelining) {
       // RFC 2920: MAIL, every RCPT and DATA in one write, then the replies in order.
-      const std::string group = mail + rcpts + "DATA\r\n";
+      std::string group = mail;
+      for (const auto i : batch) group += rcpt_command(env, i);
+      group += "DATA\r\n";
       co_await write(group, envoi::step::mail);
       mail_reply = co_await read_reply(envoi::step::mail);
-      for (const auto& to : env.recipients) {
-        auto r = co_await read_reply(envoi::step::rcpt);
-        report.recipients.push_back({to, std::move(r)});
-      }
+      for (const auto i : batch) record(i, co_await read_reply(envoi::step::rcpt));
       data_reply = co_await read_reply(envoi::step::data);
     } else {
+      // RFC 5321 4.3.1: without PIPELINING each command waits for the reply to the last.
       co_await write(mail, envoi::step::mail);
       mail_reply = co_await read_reply(envoi::step::mail);
-      if (mail_reply.positive()) {
-        for (const auto& to : env.recipients) {
-          const std::string rcpt = "RCPT TO:<" + to + ">";
-          auto r = co_await command(rcpt, envoi::step::rcpt);
-          report.recipients.push_back({to, std::move(r)});
+      for (std::size_t k = 0; mail_reply.positive() && k < batch.size(); ++k) {
+        const std::string rcpt = rcpt_command(env, batch[k]);
+        co_await write(rcpt, envoi::step::rcpt);
+        record(batch[k], co_await read_reply(envoi::step::rcpt));
+        // No more RCPT once the server said it has no room: the rest wait their turn.
+        if (!deferred.empty()) {
+          deferred.insert(deferred.end(), batch.begin() + static_cast<std::ptrdiff_t>(k) + 1,
+                          batch.end());
+          break;
         }
       }
     }
 
-    const bool any_accepted = std::any_of(report.recipients.begin(), report.recipients.end(),
-                                          [](const recipient_result& r) { return r.accepted(); });
+    const bool any_accepted = std::any_of(batch.begin(), batch.end(), [&](std::size_t i) {
+      return report.recipients[i].accepted() && !too_many_recipients(report.recipients[i].reply);
+    });
     if (!mail_reply.positive() || !any_accepted) {
-      // RFC 2920 3.1: a DATA that got 354 without a valid recipient is ended at once so
-      // that nothing is delivered; then RSET clears the transaction for the next message.
+      // RFC 2920 3.1: a DATA that got 354 without a valid recipient is ended at once, with
+      // nothing in it; no server delivers a transaction without recipients. Then RSET
+      // clears the transaction for the next message (F42).
       if (data_reply.code == 354) co_await command(".", envoi::step::data);
-      co_await command("RSET", envoi::step::mail);
-      if (!mail_reply.positive()) refused(envoi::step::mail, std::move(mail_reply));
-      const auto transient =
-          std::any_of(report.recipients.begin(), report.recipients.end(),
-                      [](const recipient_result& r) { return r.reply.transient(); });
-      auto last = report.recipients.empty() ? smtp::reply{} : report.recipients.back().reply;
-      fail(transient ? errc::server_transient : errc::all_recipients_refused, envoi::step::rcpt,
-           std::move(last));
+      co_await reset(envoi::step::mail);
+      if (!mail_reply.positive()) refused_clean(envoi::step::mail, std::move(mail_reply));
+      // The server would not take even one recipient: trying again now would loop.
+      if (!too_many.empty())
+        fail_clean(errc::server_transient, envoi::step::rcpt, std::move(too_many));
+      const auto transient = std::any_of(batch.begin(), batch.end(), [&](std::size_t i) {
+        return report.recipients[i].reply.transient();
+      });
+      auto last = report.recipients[batch.back()].reply;
+      fail_clean(transient ? errc::server_transient : errc::all_recipients_refused,
+                 envoi::step::rcpt, std::move(last));
     }
 
     if (!caps_.pipelining) data_reply = co_await command("DATA", envoi::step::data);
     if (data_reply.code != 354) {
-      co_await command("RSET", envoi::step::data);
-      refused(envoi::step::data, std::move(data_reply));
+      co_await reset(envoi::step::data);
+      refused_clean(envoi::step::data, std::move(data_reply));
     }
 
+    // From here the server holds the message, though not yet committed (RFC 5321 4.1.1.4):
+    // a failure before its final reply leaves the outcome unknown only once the end of
+    // data was written.
     co_await write_data(data);
-    report.final_reply = co_await read_reply(envoi::step::data);
-    if (!report.final_reply.positive()) refused(envoi::step::data, report.final_reply);
+    try {
+      report.final_reply = co_await read_reply(envoi::step::data, data_end_limit());
+    } catch (session_failure& f) {
+      // RFC 5321 4.2.5: a reply lost after the end of data leaves the outcome unknown,
+      // unless the server said plainly that it closes (421) and took nothing.
+      if (f.code == errc::timed_out || f.code == errc::connection_closed) {
+        report.outcome_unknown = true;
+        f.detail += std::string(f.detail.empty() ? "" : "; ") +
+                    "the whole message was sent but its final reply never came: the server "
+                    "may have delivered it";
+      }
+      throw;
+    }
+    ++report.transactions;
+    if (!report.final_reply.positive()) refused_clean(envoi::step::data, report.final_reply);
+    for (const auto i : batch)
+      if (report.recipients[i].accepted() && !too_many_recipients(report.recipients[i].reply))
+        report.recipients[i].delivered = true;
+  }
+
+  std::string rcpt_command(const envelope& env, std::size_t i) const {
+    return "RCPT TO:<" + env.recipients[i] + ">\r\n";
+  }
+
+  // The message to every recipient, in as many transactions as the server's recipient
+  // limit requires (RFC 5321 4.5.3.1.10, F44); each transaction after the first starts
+  // the message's bytes over.
+  asio::awaitable<void> transaction(const envelope& env, detail::data_source& data,
+                                    send_report& report) {
+    report.recipients.clear();
+    for (const auto& to : env.recipients) report.recipients.push_back({to, {}, false});
+    std::vector<std::size_t> batch(env.recipients.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = i;
+
+    while (!batch.empty()) {
+      try {
+        data.prepare(caps_.eight_bit_mime);
+      } catch (const std::exception& e) {
+        fail_clean(errc::local_failure, envoi::step::mail, {}, e.what());
+      }
+      const std::string mail = mail_command(env, data);
+      std::vector<std::size_t> deferred;
+      co_await one_transaction(env, mail, batch, data, report, deferred);
+      batch = std::move(deferred);
+    }
   }
 
   asio::awaitable<void> send(const envelope& env, detail::data_source& data, send_report& report) {
     check_envelope(env);
+    if (env.recipients.empty())
+      fail_clean(errc::invalid_envelope, envoi::step::rcpt, {}, "the envelope has no recipient");
+    deadline_.reset();
+    if (acct_.timeouts.total.count() > 0)
+      deadline_ = std::chrono::steady_clock::now() + acct_.timeouts.total;
     const bool reused = ready_;
     if (!ready_) co_await connect();
     bool retry = false;
@@ -629,8 +781,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
     } catch (const session_failure& f) {
       // A connection kept from an earlier message may have been closed by the server
       // while idle; that is not this message's fault, so try once on a new connection.
+      const bool unanswered =
+          std::all_of(report.recipients.begin(), report.recipients.end(),
+                      [](const recipient_result& r) { return r.reply.empty(); });
       retry = reused && f.step == envoi::step::mail && f.code == errc::connection_closed &&
-              report.recipients.empty();
+              unanswered && report.transactions == 0;
       if (!retry) throw;
     }
     if (retry) {
@@ -698,7 +853,7 @@ void client::start_send(std::shared_ptr<impl> self, envelope env, detail::data_s
         try {
           co_await self->send(env, *source, report);
         } catch (const session_failure& f) {
-          self->close();
+          if (!f.clean) self->close();
           ec = make_error_code(f.code);
           report.failed_step = f.step;
           report.error_reply = f.reply;
@@ -709,6 +864,7 @@ void client::start_send(std::shared_ptr<impl> self, envelope env, detail::data_s
           ec = make_error_code(errc::local_failure);
           report.detail = e.what();
         }
+        self->deadline_.reset();
         co_return std::pair{ec, std::move(report)};
       },
       asio::bind_executor(

@@ -56,6 +56,14 @@ std::string peer_connection::read_data(std::chrono::milliseconds limit) {
   }
 }
 
+bool peer_connection::has_early_input(std::chrono::milliseconds limit) {
+  if (!buffer_.empty()) return true;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
+  char c;
+  return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 bool peer_connection::client_closed(std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {

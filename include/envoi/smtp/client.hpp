@@ -26,20 +26,33 @@ struct data_source_deleter {
 using data_source_ptr = std::unique_ptr<data_source, data_source_deleter>;
 }  // namespace detail
 
+/// What happened to one envelope recipient.
 struct recipient_result {
   std::string address;
-  /// The reply to this recipient's RCPT command.
+  /// The last reply to this recipient's RCPT command; empty (code 0) when it was never
+  /// asked, because the transaction failed first.
   smtp::reply reply;
+  /// The server took the message for this recipient: its RCPT was accepted and the
+  /// transaction it belonged to ended with a positive reply to the end of data.
+  bool delivered = false;
 
   bool accepted() const noexcept { return reply.positive(); }
 };
 
 /// What happened to one message.
 struct send_report {
-  /// One entry per envelope recipient that got an answer, in envelope order.
+  /// One entry per envelope recipient, in envelope order.
   std::vector<recipient_result> recipients;
-  /// The reply to the end of data; its text usually carries the server's queue id.
+  /// The reply to the end of data; its text usually carries the server's queue id. When
+  /// the server limited the recipients per transaction (RFC 5321 4.5.3.1.10, `452 4.5.3`)
+  /// the message went out in several transactions, and this is the last one's reply.
   smtp::reply final_reply;
+  /// How many transactions the message took (more than one after `452 4.5.3`).
+  int transactions = 0;
+  /// The whole message was sent but its final reply never came (time limit or lost
+  /// connection): the server may have delivered it. The error is transient; sending again
+  /// may deliver a second copy.
+  bool outcome_unknown = false;
   /// On failure: the step that failed, the reply that ended it (if the server sent one),
   /// and a detail from below SMTP (resolver, TLS library) when there is one.
   envoi::step failed_step = envoi::step::none;
