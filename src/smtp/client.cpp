@@ -1,6 +1,7 @@
 #include <envoi/smtp/client.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <future>
 #include <optional>
@@ -12,14 +13,17 @@
 #include <unistd.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -177,9 +181,33 @@ class message_source final : public detail::data_source {
 
 }  // namespace
 
+namespace detail {
+
+// One call of async_send or async_quit waiting its turn on the connection.
+struct queued_job {
+  bool quit = false;
+  envelope env;
+  detail::data_source_ptr source;
+  asio::any_completion_handler<void(std::error_code, send_report)> on_sent;
+  asio::any_completion_handler<void(std::error_code)> on_quit;
+  send_report report;
+  // Its MAIL, RCPT and DATA went out ahead with the end of the previous message's data
+  // (RFC 2920), on the connection of that generation.
+  bool sent_ahead = false;
+  std::uint64_t sent_ahead_on = 0;
+  bool cancelled = false;
+  bool done = false;
+};
+
+}  // namespace detail
+
+using detail::queued_job;
+
 struct client::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor ex, envoi::account a)
-      : executor_(std::move(ex)),
+      // Every operation, timer and cancellation runs on this strand, so that calls made
+      // from several threads take their turn in the queue.
+      : executor_(asio::make_strand(ex)),
         acct_(std::move(a)),
         tls_(asio::ssl::context::tls_client),
         resolver_(executor_),
@@ -202,6 +230,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
   std::uint64_t watch_generation_ = 0;
   bool timed_out_ = false;
   bool quitting_ = false;
+  // The sends and quits waiting, in the order they were made; the front one runs.
+  std::deque<std::shared_ptr<queued_job>> queue_;
+  bool worker_running_ = false;
+  // Counts connections, so that commands sent ahead on a closed one are sent again.
+  std::uint64_t connection_generation_ = 0;
+  // The client was destroyed: what is still queued completes with errc::cancelled.
+  bool shutting_down_ = false;
 
   // The end of the current send when the account sets an overall limit.
   std::optional<std::chrono::steady_clock::time_point> deadline_;
@@ -271,6 +306,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   void close() {
+    ++connection_generation_;
     ready_ = false;
     quitting_ = false;
     tls_active_ = false;
@@ -286,6 +322,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   // An I/O error becomes a time-out when the watchdog caused it.
   [[noreturn]] void io_failed(envoi::step s, const error_code& ec) {
+    if (!queue_.empty() && queue_.front()->cancelled) fail(errc::cancelled, s);
     if (timed_out_) fail(errc::timed_out, s, {}, timeout_detail());
     fail(errc::connection_closed, s, {}, ec.message());
   }
@@ -606,7 +643,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   // The message, dot-stuffed, in pieces, then the end of data. Each write is one block
   // of RFC 5321 4.5.3.2.5 with its own limit.
-  asio::awaitable<void> write_data(detail::data_source& data) {
+  asio::awaitable<void> write_data(detail::data_source& data, const std::string& ahead) {
     std::string piece;
     std::string wire;
     detail::dot_stuff_state state;
@@ -620,7 +657,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
         fail(errc::local_failure, envoi::step::data, {}, e.what());
       }
       detail::dot_stuff(piece, state, wire);
-      if (!more) detail::dot_stuff_finish(state, wire);
+      if (!more) {
+        detail::dot_stuff_finish(state, wire);
+        wire += ahead;
+      }
       if (wire.size() >= data_write_size || !more) {
         co_await write(wire, envoi::step::data, block_limit());
         wire.clear();
@@ -651,7 +691,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> one_transaction(const envelope& env, const std::string& mail,
                                         const std::vector<std::size_t>& batch,
                                         detail::data_source& data, send_report& report,
-                                        std::vector<std::size_t>& deferred) {
+                                        std::vector<std::size_t>& deferred, bool sent_ahead) {
     smtp::reply mail_reply;
     smtp::reply data_reply;
     smtp::reply too_many;
@@ -667,7 +707,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
       std::string group = mail;
       for (const auto i : batch) group += rcpt_command(env, i);
       group += "DATA\r\n";
-      co_await write(group, envoi::step::mail);
+      if (!sent_ahead) co_await write(group, envoi::step::mail);
       mail_reply = co_await read_reply(envoi::step::mail);
       for (const auto i : batch) record(i, co_await read_reply(envoi::step::rcpt));
       data_reply = co_await read_reply(envoi::step::data);
@@ -718,7 +758,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // From here the server holds the message, though not yet committed (RFC 5321 4.1.1.4):
     // a failure before its final reply leaves the outcome unknown only once the end of
     // data was written.
-    co_await write_data(data);
+    // RFC 2920 3.1: the end of data may be followed by the next message's MAIL, RCPT and
+    // DATA in the same write, so that each message costs one round trip; only once no
+    // recipient of this message is left for another transaction.
+    const std::string ahead = deferred.empty() ? commands_ahead() : std::string{};
+    co_await write_data(data, ahead);
     try {
       report.final_reply = co_await read_reply(envoi::step::data, data_end_limit());
     } catch (session_failure& f) {
@@ -739,6 +783,28 @@ struct client::impl : std::enable_shared_from_this<impl> {
         report.recipients[i].delivered = true;
   }
 
+  // The MAIL, RCPT and DATA commands of the next queued message, marked as sent; empty
+  // when there is none, the server does not pipeline, or the message would fail here
+  // anyway (it then fails on its own turn, with its own error).
+  std::string commands_ahead() {
+    if (!caps_.pipelining || queue_.size() < 2) return {};
+    auto& next = *queue_[1];
+    if (next.quit || next.cancelled || next.env.recipients.empty()) return {};
+    std::string group;
+    try {
+      check_envelope(next.env);
+      next.source->prepare(caps_.eight_bit_mime);
+      group = mail_command(next.env, *next.source);
+    } catch (...) {
+      return {};
+    }
+    for (std::size_t i = 0; i < next.env.recipients.size(); ++i) group += rcpt_command(next.env, i);
+    group += "DATA\r\n";
+    next.sent_ahead = true;
+    next.sent_ahead_on = connection_generation_;
+    return group;
+  }
+
   std::string rcpt_command(const envelope& env, std::size_t i) const {
     return "RCPT TO:<" + env.recipients[i] + ">\r\n";
   }
@@ -747,7 +813,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   // limit requires (RFC 5321 4.5.3.1.10, F44); each transaction after the first starts
   // the message's bytes over.
   asio::awaitable<void> transaction(const envelope& env, detail::data_source& data,
-                                    send_report& report) {
+                                    send_report& report, bool sent_ahead) {
     report.recipients.clear();
     for (const auto& to : env.recipients) report.recipients.push_back({to, {}, false});
     std::vector<std::size_t> batch(env.recipients.size());
@@ -761,23 +827,34 @@ struct client::impl : std::enable_shared_from_this<impl> {
       }
       const std::string mail = mail_command(env, data);
       std::vector<std::size_t> deferred;
-      co_await one_transaction(env, mail, batch, data, report, deferred);
+      co_await one_transaction(env, mail, batch, data, report, deferred, sent_ahead);
       batch = std::move(deferred);
+      sent_ahead = false;
     }
   }
 
-  asio::awaitable<void> send(const envelope& env, detail::data_source& data, send_report& report) {
+  asio::awaitable<void> send(queued_job& job) {
+    const envelope& env = job.env;
+    detail::data_source& data = *job.source;
+    send_report& report = job.report;
     check_envelope(env);
     if (env.recipients.empty())
       fail_clean(errc::invalid_envelope, envoi::step::rcpt, {}, "the envelope has no recipient");
     deadline_.reset();
     if (acct_.timeouts.total.count() > 0)
       deadline_ = std::chrono::steady_clock::now() + acct_.timeouts.total;
+    // A cancelled message whose commands went out ahead: closing without ending its data
+    // is the one way to be sure the server delivers nothing of it.
+    if (job.cancelled) {
+      close();
+      fail(errc::cancelled, envoi::step::none);
+    }
+    bool sent_ahead = job.sent_ahead && job.sent_ahead_on == connection_generation_ && ready_;
     const bool reused = ready_;
     if (!ready_) co_await connect();
     bool retry = false;
     try {
-      co_await transaction(env, data, report);
+      co_await transaction(env, data, report, sent_ahead);
     } catch (const session_failure& f) {
       // A connection kept from an earlier message may have been closed by the server
       // while idle; that is not this message's fault, so try once on a new connection.
@@ -791,8 +868,91 @@ struct client::impl : std::enable_shared_from_this<impl> {
     if (retry) {
       report = {};
       co_await connect();
-      co_await transaction(env, data, report);
+      co_await transaction(env, data, report, false);
     }
+  }
+
+  // --- the queue: one worker at a time takes the jobs in order.
+
+  void enqueue(std::shared_ptr<queued_job> job) {
+    queue_.push_back(std::move(job));
+    if (worker_running_) return;
+    worker_running_ = true;
+    asio::co_spawn(executor_, run_queue(shared_from_this()), asio::detached);
+  }
+
+  static asio::awaitable<void> run_queue(std::shared_ptr<impl> self) {
+    while (!self->queue_.empty()) {
+      auto job = self->queue_.front();
+      std::error_code ec;
+      if (job->quit) {
+        if (self->ready_) co_await self->say_goodbye();
+      } else if (job->cancelled || self->shutting_down_) {
+        ec = make_error_code(errc::cancelled);
+        if (job->sent_ahead) self->close();
+      } else {
+        ec = co_await self->run_send(*job);
+      }
+      self->deadline_.reset();
+      self->queue_.pop_front();
+      self->complete(*job, ec);
+    }
+    self->worker_running_ = false;
+  }
+
+  asio::awaitable<std::error_code> run_send(queued_job& job) {
+    send_report& report = job.report;
+    std::error_code ec;
+    try {
+      co_await send(job);
+    } catch (const session_failure& f) {
+      if (!f.clean) close();
+      ec = make_error_code(job.cancelled ? errc::cancelled : f.code);
+      report.failed_step = f.step;
+      report.error_reply = f.reply;
+      report.detail = f.detail;
+    } catch (const std::exception& e) {
+      // Whatever else went wrong (memory, say) still reaches the handler.
+      close();
+      ec = make_error_code(errc::local_failure);
+      report.detail = e.what();
+    }
+    co_return ec;
+  }
+
+  // Runs the job's handler on its associated executor (never inside async_send).
+  void complete(queued_job& job, std::error_code ec) {
+    if (job.done) return;
+    job.done = true;
+    if (job.quit) {
+      auto ex = asio::get_associated_executor(job.on_quit, executor_);
+      asio::post(executor_, asio::bind_executor(ex, [h = std::move(job.on_quit)]() mutable {
+                   std::move(h)(std::error_code{});
+                 }));
+      return;
+    }
+    auto slot = asio::get_associated_cancellation_slot(job.on_sent);
+    if (slot.is_connected()) slot.clear();
+    auto ex = asio::get_associated_executor(job.on_sent, executor_);
+    asio::post(executor_, asio::bind_executor(ex, [h = std::move(job.on_sent), ec,
+                                                   r = std::move(job.report)]() mutable {
+                 std::move(h)(ec, std::move(r));
+               }));
+  }
+
+  // Asio per-operation cancellation: the message running is stopped by closing the
+  // connection; one still waiting leaves the queue at once; one whose commands went out
+  // ahead ends when its turn comes, by closing the connection without ending its data.
+  void cancel(const std::shared_ptr<queued_job>& job) {
+    if (job->done || job->cancelled) return;
+    job->cancelled = true;
+    if (!queue_.empty() && queue_.front() == job) {
+      close();
+      return;
+    }
+    if (job->sent_ahead) return;
+    queue_.erase(std::find(queue_.begin(), queue_.end(), job));
+    complete(*job, make_error_code(errc::cancelled));
   }
 };
 
@@ -821,8 +981,12 @@ client::~client() {
   if (impl_->own_context_) {
     impl_->close();  // nothing else runs that context
   } else {
-    // An operation may be running on another thread of the executor: close there.
-    asio::post(impl_->executor_, [self = impl_] { self->close(); });
+    // An operation may be running on another thread of the executor: close there; what
+    // is still queued completes with errc::cancelled.
+    asio::post(impl_->executor_, [self = impl_] {
+      self->shutting_down_ = true;
+      self->close();
+    });
   }
 }
 client::client(client&&) noexcept = default;
@@ -842,50 +1006,28 @@ detail::data_source_ptr client::message_data(const message& m) {
 
 void client::start_send(std::shared_ptr<impl> self, envelope env, detail::data_source_ptr source,
                         send_handler handler) {
-  // The user's handler runs on its own associated executor (a strand, say), if it has one.
-  auto handler_executor = asio::get_associated_executor(handler, self->executor_);
-  asio::co_spawn(
-      self->executor_,
-      [self, env = std::move(env), source = std::move(source)]() mutable
-      -> asio::awaitable<std::pair<std::error_code, send_report>> {
-        send_report report;
-        std::error_code ec;
-        try {
-          co_await self->send(env, *source, report);
-        } catch (const session_failure& f) {
-          if (!f.clean) self->close();
-          ec = make_error_code(f.code);
-          report.failed_step = f.step;
-          report.error_reply = f.reply;
-          report.detail = f.detail;
-        } catch (const std::exception& e) {
-          // Whatever else went wrong (memory, say) still reaches the handler.
-          self->close();
-          ec = make_error_code(errc::local_failure);
-          report.detail = e.what();
-        }
-        self->deadline_.reset();
-        co_return std::pair{ec, std::move(report)};
-      },
-      asio::bind_executor(
-          handler_executor,
-          [handler = std::move(handler)](std::exception_ptr,
-                                         std::pair<std::error_code, send_report> result) mutable {
-            std::move(handler)(result.first, std::move(result.second));
-          }));
+  // Terminal, partial and total cancellation all stop this message and nothing else.
+  auto slot = asio::get_associated_cancellation_slot(handler);
+  // Built in one go: moving into an existing any_completion_handler recurses in Boost 1.81.
+  auto job = std::make_shared<queued_job>(queued_job{
+      .env = std::move(env), .source = std::move(source), .on_sent = std::move(handler)});
+  if (slot.is_connected()) {
+    slot.assign([weak = std::weak_ptr<impl>(self),
+                 weak_job = std::weak_ptr<queued_job>(job)](asio::cancellation_type type) {
+      if (type == asio::cancellation_type::none) return;
+      auto s = weak.lock();
+      if (!s) return;
+      asio::post(s->executor_, [s, weak_job] {
+        if (auto j = weak_job.lock()) s->cancel(j);
+      });
+    });
+  }
+  asio::post(self->executor_, [self, job] { self->enqueue(job); });
 }
 
 void client::start_quit(std::shared_ptr<impl> self, quit_handler handler) {
-  auto handler_executor = asio::get_associated_executor(handler, self->executor_);
-  asio::co_spawn(
-      self->executor_,
-      [self]() -> asio::awaitable<void> {
-        if (self->ready_) co_await self->say_goodbye();
-      },
-      asio::bind_executor(handler_executor,
-                          [handler = std::move(handler)](std::exception_ptr) mutable {
-                            std::move(handler)(std::error_code{});
-                          }));
+  auto job = std::make_shared<queued_job>(queued_job{.quit = true, .on_quit = std::move(handler)});
+  asio::post(self->executor_, [self, job] { self->enqueue(job); });
 }
 
 send_report client::send(const envelope& env, std::string data) {

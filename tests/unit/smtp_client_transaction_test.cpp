@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -41,6 +47,8 @@ class fake_server {
   std::function<std::string(const std::string&)> rcpt_answer;
   /// Answer 554 to any command sent before the reply to the previous one (F48).
   bool strict = false;
+  /// How long the greeting waits.
+  std::chrono::milliseconds greeting_delay{0};
 
   scripted_peer::script script() {
     return [this](peer_connection& c) { run(c); };
@@ -51,6 +59,8 @@ class fake_server {
     return stored_;
   }
   int early_input() const { return early_.load(); }
+  /// End-of-data lines already followed by the next commands before the server replied.
+  int sent_ahead() const { return ahead_.load(); }
 
  private:
   void reply(peer_connection& c, const std::string& text) {
@@ -63,7 +73,7 @@ class fake_server {
   }
 
   void run(peer_connection& c) {
-    if (strict && c.has_early_input(100ms)) ++early_;
+    if (strict && c.has_early_input(greeting_delay + 100ms)) ++early_;
     c.send("220 peer.example.test ESMTP\r\n");
     bool in_mail = false;
     std::vector<std::string> accepted;
@@ -98,6 +108,7 @@ class fake_server {
           if (l.empty()) return;  // the client left mid-message: nothing is stored
           text += l;
         }
+        if (!strict && c.has_early_input(30ms)) ++ahead_;
         {
           std::lock_guard lock(mutex_);
           stored_.push_back({accepted, text});
@@ -122,6 +133,7 @@ class fake_server {
   mutable std::mutex mutex_;
   std::vector<stored_message> stored_;
   std::atomic<int> early_{0};
+  std::atomic<int> ahead_{0};
 };
 
 account plain_account(std::uint16_t port) {
@@ -583,6 +595,212 @@ TEST(SmtpFaultSweep, EndsEachFaultAtEachStepWithTheRightErrorOrADeliveredMessage
       }
     }
   }
+}
+
+// --- Several messages queued on one client (RFC 2920 across messages), cancellation.
+
+std::string numbered_body(int i) {
+  return "Subject: Rappel " + std::to_string(i) + "\r\n\r\nBonjour " + std::to_string(i) + "\r\n";
+}
+
+struct outcome {
+  std::error_code ec;
+  send_report report;
+  bool done = false;
+};
+
+TEST(SmtpQueue, SendsQueuedMessagesInOrderEachEndOfDataCarryingTheNextCommands) {
+  fake_server server;
+  scripted_peer peer(server.script());
+  boost::asio::io_context io;
+  client c(io.get_executor(), plain_account(peer.port()));
+  std::vector<outcome> results(5);
+  for (int i = 0; i < 5; ++i)
+    c.async_send({"sud@example.test", {"r" + std::to_string(i) + "@example.test"}},
+                 numbered_body(i), [&, i](std::error_code ec, send_report r) {
+                   results[i] = {ec, std::move(r), true};
+                 });
+  c.async_quit([](std::error_code) {});
+  io.run();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(results[i].done) << i;
+    EXPECT_FALSE(results[i].ec) << i << ": " << results[i].ec.message();
+    EXPECT_EQ(results[i].report.final_reply.text(), "Ok: queued as " + std::to_string(i + 1));
+    EXPECT_EQ(results[i].report.recipients.at(0).address,
+              "r" + std::to_string(i) + "@example.test");
+  }
+  const auto stored = server.stored();
+  ASSERT_EQ(stored.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(stored[i].text, numbered_body(i));
+  EXPECT_EQ(peer.accepted(), 1);
+  // Messages 1 to 4 went out with the end of data before: one round trip each.
+  EXPECT_EQ(server.sent_ahead(), 4);
+  EXPECT_NE(peer.received().find(".\r\nMAIL FROM:<sud@example.test>\r\nRCPT TO:<r1@example.test>"
+                                 "\r\nDATA\r\n"),
+            std::string::npos);
+}
+
+// F48: a strict server without PIPELINING never sees a command before its reply, even
+// with messages queued and a greeting that takes its time.
+TEST(SmtpQueue, WaitsForEachReplyWhenTheServerDoesNotPipeline_F48) {
+  fake_server server;
+  server.extensions = "250-8BITMIME\r\n";
+  server.strict = true;
+  server.greeting_delay = 300ms;
+  scripted_peer peer(server.script());
+  boost::asio::io_context io;
+  client c(io.get_executor(), plain_account(peer.port()));
+  std::vector<outcome> results(3);
+  for (int i = 0; i < 3; ++i)
+    c.async_send({"sud@example.test", {"a@example.test", "b@example.test"}}, numbered_body(i),
+                 [&, i](std::error_code ec, send_report r) {
+                   results[i] = {ec, std::move(r), true};
+                 });
+  c.async_quit([](std::error_code) {});
+  io.run();
+  for (const auto& r : results) EXPECT_FALSE(r.ec) << r.ec.message() << " " << r.report.detail;
+  EXPECT_EQ(server.early_input(), 0) << peer.received();
+  EXPECT_EQ(server.stored().size(), 3u);
+}
+
+TEST(SmtpQueue, ARefusedMessageInTheQueueNeitherLosesNorDuplicatesTheOthers) {
+  fake_server server;
+  server.rcpt_answer = refuse_nobody;
+  scripted_peer peer(server.script());
+  boost::asio::io_context io;
+  client c(io.get_executor(), plain_account(peer.port()));
+  std::vector<outcome> results(3);
+  const std::vector<std::string> to = {"a@example.test", "nobody@example.test", "c@example.test"};
+  for (int i = 0; i < 3; ++i)
+    c.async_send({"sud@example.test", {to[i]}}, numbered_body(i),
+                 [&, i](std::error_code ec, send_report r) {
+                   results[i] = {ec, std::move(r), true};
+                 });
+  c.async_quit([](std::error_code) {});
+  io.run();
+  EXPECT_FALSE(results[0].ec);
+  EXPECT_EQ(results[1].ec, make_error_code(errc::all_recipients_refused));
+  EXPECT_FALSE(results[2].ec);
+  const auto stored = server.stored();
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].text, numbered_body(0));
+  EXPECT_EQ(stored[1].text, numbered_body(2));
+  EXPECT_EQ(peer.accepted(), 1);
+}
+
+// The connection drops after the first message's data: that message may have been
+// delivered (transient, outcome unknown); the next ones, whose commands went out ahead,
+// are sent again on a new connection, each once.
+TEST(SmtpQueue, RetriesMessagesNotYetSentOnANewConnectionAfterADrop) {
+  fake_server server;
+  int connection = 0;
+  scripted_peer peer(
+      [&](peer_connection& c) {
+        if (++connection == 2) return server.script()(c);
+        c.send("220 peer.example.test ESMTP\r\n");
+        c.read_line();
+        c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
+        for (int i = 0; i < 3; ++i) c.read_line();
+        c.send("250 Ok\r\n250 Ok\r\n354 Go ahead\r\n");
+        c.read_data();
+      },
+      2);
+  boost::asio::io_context io;
+  client c(io.get_executor(), plain_account(peer.port()));
+  std::vector<outcome> results(3);
+  for (int i = 0; i < 3; ++i)
+    c.async_send({"sud@example.test", {"r" + std::to_string(i) + "@example.test"}},
+                 numbered_body(i), [&, i](std::error_code ec, send_report r) {
+                   results[i] = {ec, std::move(r), true};
+                 });
+  c.async_quit([](std::error_code) {});
+  io.run();
+  EXPECT_EQ(results[0].ec, make_error_code(errc::connection_closed));
+  EXPECT_TRUE(results[0].report.outcome_unknown);
+  EXPECT_TRUE(is_transient(results[0].ec));
+  EXPECT_FALSE(results[1].ec) << results[1].report.detail;
+  EXPECT_FALSE(results[2].ec) << results[2].report.detail;
+  const auto stored = server.stored();
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].text, numbered_body(1));
+  EXPECT_EQ(stored[1].text, numbered_body(2));
+}
+
+// Terminal cancellation of the message in progress closes the connection and completes
+// it with errc::cancelled; the message queued behind it goes out on a new connection.
+TEST(SmtpQueue, CancellingTheRunningMessageClosesTheConnectionAndLeavesTheQueue) {
+  fake_server server;
+  int connection = 0;
+  scripted_peer peer(
+      [&](peer_connection& c) {
+        if (++connection == 2) return server.script()(c);
+        c.send("220 peer.example.test ESMTP\r\n");
+        c.read_line();
+        c.send("250 peer.example.test\r\n");
+        c.read_line();        // MAIL, never answered
+        c.client_closed(5s);  // until the client gives up
+      },
+      2);
+  boost::asio::io_context io;
+  client c(io.get_executor(), plain_account(peer.port()));
+  boost::asio::cancellation_signal signal;
+  outcome first;
+  outcome second;
+  const auto started = std::chrono::steady_clock::now();
+  c.async_send(
+      {"sud@example.test", {"a@example.test"}}, numbered_body(0),
+      boost::asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, send_report r) {
+        first = {ec, std::move(r), true};
+      }));
+  c.async_send({"sud@example.test", {"b@example.test"}}, numbered_body(1),
+               [&](std::error_code ec, send_report r) {
+                 second = {ec, std::move(r), true};
+               });
+  boost::asio::steady_timer timer(io, 300ms);
+  timer.async_wait([&](auto) { signal.emit(boost::asio::cancellation_type::terminal); });
+  io.run();
+  EXPECT_EQ(first.ec, make_error_code(errc::cancelled));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_FALSE(second.ec) << second.report.detail;
+  EXPECT_EQ(peer.accepted(), 2);
+  ASSERT_EQ(server.stored().size(), 1u);
+  EXPECT_EQ(server.stored()[0].text, numbered_body(1));
+}
+
+// A message still waiting in the queue completes at once with errc::cancelled; the
+// others are untouched.
+TEST(SmtpQueue, CancellingAQueuedMessageRemovesOnlyThatMessage) {
+  fake_server server;
+  server.extensions = "";  // no sending ahead: the second message is only queued
+  scripted_peer peer(server.script());
+  boost::asio::io_context io;
+  client c(io.get_executor(), plain_account(peer.port()));
+  boost::asio::cancellation_signal signal;
+  std::vector<outcome> results(3);
+  std::vector<int> order;
+  for (int i = 0; i < 3; ++i) {
+    auto handler = [&, i](std::error_code ec, send_report r) {
+      results[i] = {ec, std::move(r), true};
+      order.push_back(i);
+    };
+    const envelope env{"sud@example.test", {"r" + std::to_string(i) + "@example.test"}};
+    if (i == 1)
+      c.async_send(env, numbered_body(i),
+                   boost::asio::bind_cancellation_slot(signal.slot(), handler));
+    else
+      c.async_send(env, numbered_body(i), handler);
+  }
+  boost::asio::post(io, [&] { signal.emit(boost::asio::cancellation_type::terminal); });
+  c.async_quit([](std::error_code) {});
+  io.run();
+  EXPECT_EQ(results[1].ec, make_error_code(errc::cancelled));
+  EXPECT_FALSE(results[0].ec);
+  EXPECT_FALSE(results[2].ec);
+  EXPECT_EQ(order.front(), 1) << "the cancelled message completes before the others end";
+  const auto stored = server.stored();
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].text, numbered_body(0));
+  EXPECT_EQ(stored[1].text, numbered_body(2));
 }
 
 }  // namespace

@@ -77,8 +77,24 @@ class send_error : public std::system_error {
 
 /// One SMTP session with the account's server. The first send connects (resolve, TCP,
 /// greeting, EHLO, STARTTLS or implicit TLS with certificate and host-name checks, EHLO
-/// again, AUTH); later sends reuse the connection. Any failure closes the connection and
-/// the next send opens a new one. One operation at a time.
+/// again, AUTH); later sends reuse the connection.
+///
+/// Several sends may be outstanding at once: they are queued and run in the order they
+/// were made, each completing with its own report. When the server offers PIPELINING
+/// (RFC 2920), the end of one message's data goes out in the same write as the next
+/// queued message's MAIL, RCPT and DATA, so each message costs one round trip; without
+/// it every command waits for the reply to the one before (RFC 5321 4.3.1).
+///
+/// What a failure does to the queue:
+/// - a refusal that leaves the session clean (MAIL, every RCPT, or DATA refused, then
+///   RSET; a refused end of data) fails that message only; the next one uses the same
+///   connection;
+/// - any other failure (lost connection, time-out, 421, garbage) closes the connection;
+///   the failed message completes with its error, and the messages after it, including
+///   one whose commands had gone out ahead (no data of it was sent), are tried on a new
+///   connection, each once;
+/// - a message whose data was sent but whose final reply never came completes with a
+///   transient error and `send_report::outcome_unknown` set: it may have been delivered.
 class client {
  public:
   /// A client whose asynchronous operations run on `executor`.
@@ -98,9 +114,17 @@ class client {
   /// at least one recipient was accepted and the server accepted the data; refused
   /// recipients are listed in the report. Errors are in envoi's category (see errc); the
   /// report says which step failed and carries the server's reply. The handler is never
-  /// run inside this call; it runs on its associated executor if it has one. Asio's
-  /// per-operation cancellation is not supported yet: an operation runs until it ends or a
-  /// step's time limit closes the connection.
+  /// run inside this call; it runs on its associated executor if it has one. The call may
+  /// be made while other sends are outstanding (see the class): the message is queued.
+  ///
+  /// Cancellation: Asio per-operation cancellation (terminal, partial or total, e.g.
+  /// through `asio::bind_cancellation_slot`) ends this message with errc::cancelled and
+  /// leaves the other queued messages as they were. A message still waiting in the queue
+  /// completes at once; the message in progress is stopped by closing the connection
+  /// (the next message opens a new one), so the server never sees the end of its data
+  /// unless it was already sent; a message whose commands already went out ahead ends
+  /// when its turn comes, by closing the connection before any of its data. Destroying
+  /// the client completes every message still queued with errc::cancelled.
   template <typename CompletionToken>
   auto async_send(envelope env, std::string data, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code, send_report)>(
@@ -126,7 +150,8 @@ class client {
         token, std::move(env));
   }
 
-  /// Ends the session politely (QUIT), waiting at most a few seconds for the reply.
+  /// Ends the session politely (QUIT), waiting at most a few seconds for the reply, once
+  /// the sends queued before it have ended.
   /// Completion signature: `void(std::error_code)`; a server that never answers is not
   /// an error. Does nothing when not connected.
   template <typename CompletionToken>
