@@ -104,6 +104,28 @@ void check_envelope(const envelope& env) {
   };
   check(env.mail_from);
   for (const auto& to : env.recipients) check(to);
+
+  // RFC 3461 4.1 and 4.4: NEVER stands alone; an ENVID has at most 100 characters.
+  if (env.envid.size() > 100)
+    fail_clean(errc::invalid_envelope, envoi::step::mail, {},
+               "the DSN envelope id is longer than 100 characters");
+  if (env.dsn.size() > env.recipients.size())
+    fail_clean(errc::invalid_envelope, envoi::step::rcpt, {}, "more DSN entries than recipients");
+  for (const auto& d : env.dsn)
+    if (has(d.notify, dsn_notify::never) && d.notify != dsn_notify::never)
+      fail_clean(errc::invalid_envelope, envoi::step::rcpt, {},
+                 "DSN NOTIFY=NEVER cannot be combined with SUCCESS, FAILURE or DELAY");
+}
+
+// NOTIFY's value (RFC 3461 4.1).
+std::string notify_value(dsn_notify n) {
+  if (n == dsn_notify::never) return "NEVER";
+  std::string v;
+  for (const auto& [flag, name] :
+       {std::pair{dsn_notify::success, "SUCCESS"}, std::pair{dsn_notify::failure, "FAILURE"},
+        std::pair{dsn_notify::delay, "DELAY"}})
+    if (has(n, flag)) v += std::string(v.empty() ? "" : ",") + name;
+  return v;
 }
 
 // RFC 6531 3.3: only a UTF-8 local part requires SMTPUTF8; domains go out as A-labels.
@@ -637,6 +659,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // to a server without 8BITMIME is still sent as it is, not converted.
     if (data.eight_bit() && caps_.eight_bit_mime) mail += " BODY=8BITMIME";
     if (utf8) mail += " SMTPUTF8";
+    // RFC 3461 4.3, 4.4: only to a server offering DSN; the report says when dropped.
+    if (caps_.dsn && env.ret != dsn_return::unset)
+      mail += env.ret == dsn_return::full ? " RET=FULL" : " RET=HDRS";
+    if (caps_.dsn && !env.envid.empty()) mail += " ENVID=" + detail::xtext(env.envid);
     mail += "\r\n";
     return mail;
   }
@@ -806,7 +832,17 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   std::string rcpt_command(const envelope& env, std::size_t i) const {
-    return "RCPT TO:<" + env.recipients[i] + ">\r\n";
+    std::string rcpt = "RCPT TO:<" + env.recipients[i] + ">";
+    if (caps_.dsn && i < env.dsn.size()) {
+      const auto& d = env.dsn[i];
+      if (d.notify != dsn_notify::unset) rcpt += " NOTIFY=" + notify_value(d.notify);
+      // RFC 3461 4.2: the address type, then the address in xtext. A UTF-8 address goes
+      // out as xtext of its bytes; RFC 6533's utf-8 address type is not used yet.
+      if (!d.original_recipient.empty())
+        rcpt += " ORCPT=rfc822;" + detail::xtext(d.original_recipient);
+    }
+    rcpt += "\r\n";
+    return rcpt;
   }
 
   // The message to every recipient, in as many transactions as the server's recipient
@@ -816,6 +852,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
                                     send_report& report, bool sent_ahead) {
     report.recipients.clear();
     for (const auto& to : env.recipients) report.recipients.push_back({to, {}, false});
+    report.dsn_not_offered = env.wants_dsn() && !caps_.dsn;
     std::vector<std::size_t> batch(env.recipients.size());
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = i;
 

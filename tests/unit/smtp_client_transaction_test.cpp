@@ -803,5 +803,61 @@ TEST(SmtpQueue, CancellingAQueuedMessageRemovesOnlyThatMessage) {
   EXPECT_EQ(stored[1].text, numbered_body(2));
 }
 
+// --- DSN (RFC 3461).
+
+envelope dsn_envelope() {
+  envelope env{"sud@example.test", {"zoe@example.test", "filou@example.test", "rex@example.test"}};
+  env.ret = dsn_return::headers;
+  env.envid = "rappel 42+vaccin=oui";
+  env.dsn = {
+      {dsn_notify::success | dsn_notify::failure | dsn_notify::delay, "Zoe+Dupont@example.test"},
+      {dsn_notify::never, ""}};
+  return env;
+}
+
+TEST(SmtpDsn, SendsRetEnvidNotifyAndOrcptInXtextToAServerOfferingDsn) {
+  fake_server server;
+  server.extensions = "250-PIPELINING\r\n250-DSN\r\n";
+  scripted_peer peer(server.script());
+  client c(plain_account(peer.port()));
+  const auto report = c.send(dsn_envelope(), body);
+  c.quit();
+  EXPECT_FALSE(report.dsn_not_offered);
+  const auto seen = peer.received();
+  EXPECT_NE(seen.find("MAIL FROM:<sud@example.test> RET=HDRS ENVID=rappel+2042+2Bvaccin+3Doui\r\n"
+                      "RCPT TO:<zoe@example.test> NOTIFY=SUCCESS,FAILURE,DELAY "
+                      "ORCPT=rfc822;Zoe+2BDupont@example.test\r\n"
+                      "RCPT TO:<filou@example.test> NOTIFY=NEVER\r\n"
+                      "RCPT TO:<rex@example.test>\r\n"
+                      "DATA\r\n"),
+            std::string::npos)
+      << seen;
+}
+
+TEST(SmtpDsn, SendsWithoutDsnAndSaysSoWhenTheServerDoesNotOfferIt) {
+  fake_server server;
+  scripted_peer peer(server.script());
+  client c(plain_account(peer.port()));
+  const auto report = c.send(dsn_envelope(), body);
+  c.quit();
+  EXPECT_TRUE(report.dsn_not_offered);
+  EXPECT_TRUE(report.recipients[0].delivered);
+  const auto seen = peer.received();
+  EXPECT_EQ(seen.find("RET="), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("NOTIFY="), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("ORCPT="), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("ENVID="), std::string::npos) << seen;
+  EXPECT_EQ(server.stored().size(), 1u);
+}
+
+TEST(SmtpDsn, RefusesNeverCombinedWithOtherNotifications) {
+  scripted_peer peer(fake_server().script(), 0);
+  client c(plain_account(peer.port()));
+  envelope env{"sud@example.test", {"zoe@example.test"}};
+  env.dsn = {{dsn_notify::never | dsn_notify::failure, ""}};
+  test::expect_send_error(c, env, body, errc::invalid_envelope, step::rcpt);
+  EXPECT_EQ(peer.accepted(), 0);
+}
+
 }  // namespace
 }  // namespace envoi::smtp

@@ -112,5 +112,13 @@ TEST(EhloArgument, UsesAFullyQualifiedNameElseAnAddressLiteral) {
   EXPECT_EQ(ehlo_argument("", "::ffff:192.0.2.47"), "[192.0.2.47]");
 }
 
+TEST(Xtext, EncodesPlusEqualsSpaceControlsAndEightBitOctets) {
+  EXPECT_EQ(xtext("QQ314159@clinique.example"), "QQ314159@clinique.example");
+  EXPECT_EQ(xtext("a+b=c d"), "a+2Bb+3Dc+20d");
+  EXPECT_EQ(xtext("\r\n\x7f"), "+0D+0A+7F");
+  EXPECT_EQ(xtext("zo\xc3\xa9"), "zo+C3+A9");
+  EXPECT_EQ(xtext(""), "");
+}
+
 }  // namespace
 }  // namespace envoi::smtp::detail

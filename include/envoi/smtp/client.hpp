@@ -47,6 +47,9 @@ struct send_report {
   /// the server limited the recipients per transaction (RFC 5321 4.5.3.1.10, `452 4.5.3`)
   /// the message went out in several transactions, and this is the last one's reply.
   smtp::reply final_reply;
+  /// The envelope asked for DSN (RFC 3461) but the server does not offer it: the message
+  /// was sent without RET, ENVID, NOTIFY and ORCPT, so the server's default notices apply.
+  bool dsn_not_offered = false;
   /// How many transactions the message took (more than one after `452 4.5.3`).
   int transactions = 0;
   /// The whole message was sent but its final reply never came (time limit or lost
