@@ -43,9 +43,10 @@ class scripted_peer {
  public:
   using script = std::function<void(peer_connection&)>;
 
-  /// Listens on 127.0.0.1 with a port the system picks and runs `run` on each of up to
-  /// `connections` connections, one after another.
-  explicit scripted_peer(script run, int connections = 1);
+  /// Listens on `address` (a loopback address: 127.0.0.1, ::1, or ::ffff:127.0.0.1 for a
+  /// dual-stack socket taking IPv4) with a port the system picks and runs `run` on each
+  /// of up to `connections` connections, one after another.
+  explicit scripted_peer(script run, int connections = 1, const std::string& address = "127.0.0.1");
   /// Stops listening and waits for the script to end.
   ~scripted_peer();
 

@@ -254,6 +254,27 @@ TEST(SmtpTransaction, StopsAtA421ToRcptAsATransientFailure_F46) {
   }
 }
 
+TEST(SmtpTransaction, StopsAtA421ToTheEndOfDataAsATransientFailure_F46) {
+  scripted_peer peer([](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.read_line();
+    c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
+    for (int i = 0; i < 3; ++i) c.read_line();
+    c.send("250 Ok\r\n250 Ok\r\n354 Go ahead\r\n");
+    c.read_data();
+    c.send("421 4.7.0 Try again later, closing connection\r\n");
+    c.client_closed();
+  });
+  client c(plain_account(peer.port()));
+  const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                         errc::server_transient, step::data);
+  EXPECT_EQ(e.reply().code, 421);
+  // The server answered: it did not take the message.
+  EXPECT_FALSE(e.report().outcome_unknown);
+  const auto seen = peer.received();
+  EXPECT_EQ(seen.substr(seen.size() - 3), ".\r\n") << "a command followed the 421";
+}
+
 // F44: 120 recipients, 50 per transaction: three transactions, each recipient accepted
 // once, results in envelope order.
 TEST(SmtpTransaction, SendsTheRestInANewTransactionAfterTooManyRecipients_F44) {
@@ -857,6 +878,140 @@ TEST(SmtpDsn, RefusesNeverCombinedWithOtherNotifications) {
   env.dsn = {{dsn_notify::never | dsn_notify::failure, ""}};
   test::expect_send_error(c, env, body, errc::invalid_envelope, step::rcpt);
   EXPECT_EQ(peer.accepted(), 0);
+}
+
+// --- Replies and EHLO as real servers send them (bug corpus).
+
+// F22: a greeting of three lines, one per segment with gaps between them.
+TEST(SmtpReplies, ReadsAMultiLineGreetingArrivingOneLinePerSegment_F22) {
+  fake_server server;
+  scripted_peer peer([&](peer_connection& c) {
+    c.send("220-mail.example.test ESMTP\r\n");
+    std::this_thread::sleep_for(200ms);
+    c.send("220-Usage abusif interdit.\r\n");
+    std::this_thread::sleep_for(200ms);
+    // The fake server's own "220" ends the greeting.
+    server.script()(c);
+  });
+  client c(plain_account(peer.port()));
+  const auto report = c.send({"sud@example.test", {"zoe@example.test"}}, body);
+  c.quit();
+  EXPECT_TRUE(report.recipients[0].delivered);
+  EXPECT_EQ(peer.received().rfind("EHLO", 0), 0u) << "EHLO came before the greeting ended";
+}
+
+// F23: an EHLO reply whose last line is a bare "250": the extensions before it count.
+TEST(SmtpReplies, ReadsTheExtensionsOfAnEhloReplyEndingWithABare250_F23) {
+  std::string mail_group;
+  scripted_peer peer([&](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.read_line();
+    c.send("250-mail.example.test\r\n250-PIPELINING\r\n250\r\n");
+    c.read_line();
+    // With PIPELINING understood, RCPT and DATA are already waiting behind MAIL.
+    mail_group = c.has_early_input(200ms) ? "pipelined" : "lock-step";
+    c.send("250 Ok\r\n");
+    c.read_line();
+    c.send("250 Ok\r\n");
+    c.read_line();
+    c.send("354 Go ahead\r\n");
+    c.read_data();
+    c.send("250 Ok\r\n");
+    if (c.read_line().rfind("QUIT", 0) == 0) c.send("221 Bye\r\n");
+  });
+  client c(plain_account(peer.port()));
+  const auto report = c.send({"sud@example.test", {"zoe@example.test"}}, body);
+  c.quit();
+  EXPECT_EQ(report.final_reply.code, 250);
+  EXPECT_EQ(mail_group, "pipelined");
+}
+
+// F25: a leading x.y.z is an enhanced code only once ENHANCEDSTATUSCODES was advertised;
+// otherwise the first word of "250 message processed" is text.
+TEST(SmtpReplies, KeepsTheFirstWordOfAFinalReplyWithoutEnhancedCodes_F25) {
+  for (const bool enhanced : {false, true}) {
+    scripted_peer peer([&](peer_connection& c) {
+      c.send("220 peer.example.test ESMTP\r\n");
+      c.read_line();
+      c.send(enhanced ? "250-peer.example.test\r\n250 ENHANCEDSTATUSCODES\r\n"
+                      : "250 peer.example.test\r\n");
+      for (int i = 0; i < 3; ++i) {
+        c.read_line();
+        c.send(i == 2 ? "354 Go ahead\r\n" : "250 Ok\r\n");
+      }
+      c.read_data();
+      c.send(enhanced ? "250 2.6.0 <id@example.test> Queued\r\n" : "250 message processed\r\n");
+      if (c.read_line().rfind("QUIT", 0) == 0) c.send("221 Bye\r\n");
+    });
+    client c(plain_account(peer.port()));
+    const auto report = c.send({"sud@example.test", {"zoe@example.test"}}, body);
+    c.quit();
+    if (enhanced) {
+      EXPECT_EQ(report.final_reply.enhanced, "2.6.0");
+      EXPECT_EQ(report.final_reply.text(), "<id@example.test> Queued");
+    } else {
+      EXPECT_EQ(report.final_reply.enhanced, "");
+      EXPECT_EQ(report.final_reply.text(), "message processed");
+    }
+  }
+}
+
+// F49: on a machine whose name is not fully qualified ("vm", "localhost"), the EHLO
+// argument is the address literal of the connection's local address.
+TEST(SmtpEhlo, SaysAnAddressLiteralWhenTheMachineNameIsNotFullyQualified_F49) {
+  std::string argument;
+  scripted_peer peer([&](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    const auto line = c.read_line();
+    argument = line.substr(5, line.size() - 7);
+    c.client_closed(1s);
+  });
+  client c(plain_account(peer.port()));
+  try {
+    c.send({"sud@example.test", {"zoe@example.test"}}, body);
+  } catch (const send_error&) {
+  }
+  EXPECT_NE(argument, "localhost");
+  EXPECT_TRUE(argument == "[127.0.0.1]" || argument.find('.') != std::string::npos) << argument;
+}
+
+// F50: the literal of an IPv6 local address has the exact "IPv6:" tag; an IPv4-mapped
+// one (an IPv6 socket talking to an IPv4 peer) is written as plain IPv4.
+TEST(SmtpEhlo, WritesIpv6AndIpv4MappedLocalAddressesAsRfc5321Literals_F50) {
+  for (const auto& [address, literal] : {std::pair<std::string, std::string>{"::1", "[IPv6:::1]"},
+                                         {"::ffff:127.0.0.1", "[127.0.0.1]"}}) {
+    std::string argument;
+    scripted_peer peer(
+        [&](peer_connection& c) {
+          c.send("220 peer.example.test ESMTP\r\n");
+          const auto line = c.read_line();
+          argument = line.substr(5, line.size() - 7);
+          c.send("250 peer.example.test\r\n");
+          for (std::string l; !(l = c.read_line()).empty();) {
+            if (l.rfind("QUIT", 0) == 0) {
+              c.send("221 Bye\r\n");
+              return;
+            }
+            if (l.rfind("DATA", 0) == 0) {
+              c.send("354 Go ahead\r\n");
+              c.read_data();
+            }
+            c.send("250 Ok\r\n");
+          }
+        },
+        1, address);
+    auto a = plain_account(peer.port());
+    a.host = address;
+    client c(a);
+    const auto report = c.send({"sud@example.test", {"zoe@example.test"}}, body);
+    c.quit();
+    EXPECT_TRUE(report.recipients[0].delivered);
+    // The machine here has a short name ("vm"); were it fully qualified, that is sent.
+    if (argument.find('[') == 0)
+      EXPECT_EQ(argument, literal);
+    else
+      EXPECT_NE(argument.find('.'), std::string::npos) << argument;
+  }
 }
 
 }  // namespace

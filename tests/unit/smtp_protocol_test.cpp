@@ -17,6 +17,7 @@ reply parse_all(std::initializer_list<std::string_view> lines, bool enhanced = f
   return p.take();
 }
 
+// F22.
 TEST(ReplyParser, ReadsAMultiLineGreetingToItsLastLine) {
   reply_parser p;
   EXPECT_EQ(p.feed("220-mail.example.test ESMTP"), reply_parser::status::more);
@@ -28,6 +29,7 @@ TEST(ReplyParser, ReadsAMultiLineGreetingToItsLastLine) {
   EXPECT_EQ(r.lines[2], "ready");
 }
 
+// F23: a bare "250" ends an EHLO reply; a "334" with no text is a challenge.
 TEST(ReplyParser, AcceptsACodeWithNoText) {
   reply_parser p;
   EXPECT_EQ(p.feed("250-mail.example.test"), reply_parser::status::more);
@@ -38,6 +40,7 @@ TEST(ReplyParser, AcceptsACodeWithNoText) {
   EXPECT_EQ(p.take().code, 334);
 }
 
+// F25.
 TEST(ReplyParser, StripsAnEnhancedCodeOnlyWhenAdvertisedAndOfTheSameClass) {
   EXPECT_EQ(parse_all({"250 message processed"}, true).text(), "message processed");
   const auto queued = parse_all({"250 2.6.0 <id@example.test> Queued"}, true);
@@ -104,6 +107,7 @@ TEST(DotStuffing, GivesTheSameBytesWhateverHowTheInputIsSplit) {
   }
 }
 
+// F49 (never "localhost") and F50 (the exact "IPv6:" tag; IPv4-mapped as IPv4).
 TEST(EhloArgument, UsesAFullyQualifiedNameElseAnAddressLiteral) {
   EXPECT_EQ(ehlo_argument("poste-42.clinique.example", "192.0.2.10"), "poste-42.clinique.example");
   EXPECT_EQ(ehlo_argument("poste-42", "192.0.2.10"), "[192.0.2.10]");
