@@ -880,12 +880,6 @@ struct client::impl : std::enable_shared_from_this<impl> {
     deadline_.reset();
     if (acct_.timeouts.total.count() > 0)
       deadline_ = std::chrono::steady_clock::now() + acct_.timeouts.total;
-    // A cancelled message whose commands went out ahead: closing without ending its data
-    // is the one way to be sure the server delivers nothing of it.
-    if (job.cancelled) {
-      close();
-      fail(errc::cancelled, envoi::step::none);
-    }
     bool sent_ahead = job.sent_ahead && job.sent_ahead_on == connection_generation_ && ready_;
     const bool reused = ready_;
     if (!ready_) co_await connect();
@@ -923,10 +917,17 @@ struct client::impl : std::enable_shared_from_this<impl> {
       auto job = self->queue_.front();
       std::error_code ec;
       if (job->quit) {
-        if (self->ready_) co_await self->say_goodbye();
+        try {
+          if (self->ready_) co_await self->say_goodbye();
+        } catch (const std::exception&) {
+          // Leaving failed (memory, say): the connection is dropped all the same.
+          self->close();
+        }
       } else if (job->cancelled || self->shutting_down_) {
+        // A cancelled message whose commands went out ahead: closing without ending its
+        // data is the one way to be sure the server delivers nothing of it.
         ec = make_error_code(errc::cancelled);
-        if (job->sent_ahead) self->close();
+        if (job->sent_ahead && job->sent_ahead_on == self->connection_generation_) self->close();
       } else {
         ec = co_await self->run_send(*job);
       }

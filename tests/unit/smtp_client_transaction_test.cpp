@@ -49,6 +49,8 @@ class fake_server {
   bool strict = false;
   /// How long the greeting waits.
   std::chrono::milliseconds greeting_delay{0};
+  /// How long the reply to each end of data waits.
+  std::chrono::milliseconds final_delay{0};
 
   scripted_peer::script script() {
     return [this](peer_connection& c) { run(c); };
@@ -109,6 +111,7 @@ class fake_server {
           text += l;
         }
         if (!strict && c.has_early_input(30ms)) ++ahead_;
+        std::this_thread::sleep_for(final_delay);
         {
           std::lock_guard lock(mutex_);
           stored_.push_back({accepted, text});
@@ -786,6 +789,38 @@ TEST(SmtpQueue, CancellingTheRunningMessageClosesTheConnectionAndLeavesTheQueue)
   EXPECT_EQ(peer.accepted(), 2);
   ASSERT_EQ(server.stored().size(), 1u);
   EXPECT_EQ(server.stored()[0].text, numbered_body(1));
+}
+
+// A message whose commands went out ahead with the previous end of data: cancelled, it
+// ends by closing the connection before any of its data, after the previous message's
+// final reply was read.
+TEST(SmtpQueue, CancellingAMessageSentAheadNeverSendsItsData) {
+  fake_server server;
+  server.final_delay = 600ms;
+  scripted_peer peer(server.script());
+  boost::asio::io_context io;
+  client c(io.get_executor(), plain_account(peer.port()));
+  boost::asio::cancellation_signal signal;
+  outcome first;
+  outcome second;
+  c.async_send({"sud@example.test", {"a@example.test"}}, numbered_body(0),
+               [&](std::error_code ec, send_report r) {
+                 first = {ec, std::move(r), true};
+               });
+  c.async_send(
+      {"sud@example.test", {"b@example.test"}}, numbered_body(1),
+      boost::asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, send_report r) {
+        second = {ec, std::move(r), true};
+      }));
+  boost::asio::steady_timer timer(io, 300ms);
+  timer.async_wait([&](auto) { signal.emit(boost::asio::cancellation_type::terminal); });
+  io.run();
+  EXPECT_FALSE(first.ec) << first.report.detail;
+  EXPECT_EQ(second.ec, make_error_code(errc::cancelled));
+  EXPECT_EQ(server.sent_ahead(), 1) << "the second message's commands did not go out ahead";
+  ASSERT_EQ(server.stored().size(), 1u);
+  EXPECT_EQ(server.stored()[0].text, numbered_body(0));
+  EXPECT_EQ(peer.received().find("Bonjour 1"), std::string::npos) << peer.received();
 }
 
 // A message still waiting in the queue completes at once with errc::cancelled; the
