@@ -344,7 +344,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   // An I/O error becomes a time-out when the watchdog caused it.
   [[noreturn]] void io_failed(envoi::step s, const error_code& ec) {
-    if (!queue_.empty() && queue_.front()->cancelled) fail(errc::cancelled, s);
+    if (shutting_down_ || (!queue_.empty() && queue_.front()->cancelled)) fail(errc::cancelled, s);
     if (timed_out_) fail(errc::timed_out, s, {}, timeout_detail());
     fail(errc::connection_closed, s, {}, ec.message());
   }
@@ -945,7 +945,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
       co_await send(job);
     } catch (const session_failure& f) {
       if (!f.clean) close();
-      ec = make_error_code(job.cancelled ? errc::cancelled : f.code);
+      ec = make_error_code(job.cancelled || shutting_down_ ? errc::cancelled : f.code);
       report.failed_step = f.step;
       report.error_reply = f.reply;
       report.detail = f.detail;

@@ -823,6 +823,31 @@ TEST(SmtpQueue, CancellingAMessageSentAheadNeverSendsItsData) {
   EXPECT_EQ(peer.received().find("Bonjour 1"), std::string::npos) << peer.received();
 }
 
+TEST(SmtpQueue, DestroyingTheClientCompletesEveryQueuedMessageWithCancelled) {
+  scripted_peer peer([](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.read_line();
+    c.send("250 peer.example.test\r\n");
+    c.client_closed(5s);  // MAIL is never answered
+  });
+  boost::asio::io_context io;
+  std::vector<outcome> results(2);
+  {
+    client c(io.get_executor(), plain_account(peer.port()));
+    for (int i = 0; i < 2; ++i)
+      c.async_send({"sud@example.test", {"a@example.test"}}, numbered_body(i),
+                   [&, i](std::error_code ec, send_report r) {
+                     results[i] = {ec, std::move(r), true};
+                   });
+    io.run_for(300ms);
+  }
+  io.run();
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.done);
+    EXPECT_EQ(r.ec, make_error_code(errc::cancelled)) << r.ec.message();
+  }
+}
+
 // A message still waiting in the queue completes at once with errc::cancelled; the
 // others are untouched.
 TEST(SmtpQueue, CancellingAQueuedMessageRemovesOnlyThatMessage) {
