@@ -235,9 +235,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
         resolver_(executor_),
         timer_(executor_) {}
 
-  asio::any_io_executor executor_;
-  // Set when the client was made for the blocking calls only.
+  // Set when the client was made for the blocking calls only. Declared first so that it
+  // is destroyed last: the strand and the sockets below belong to it.
   std::unique_ptr<asio::io_context> own_context_;
+  asio::any_io_executor executor_;
   envoi::account acct_;
   asio::ssl::context tls_;
   bool tls_configured_ = false;
@@ -353,8 +354,18 @@ struct client::impl : std::enable_shared_from_this<impl> {
     co_await write(bytes, s, limit_for(s));
   }
 
+  // A cancellation that came while no I/O was pending (before the connection existed,
+  // say) takes effect at the next read or write.
+  void stop_if_cancelled(envoi::step s) {
+    if (shutting_down_ || (!queue_.empty() && queue_.front()->cancelled)) {
+      close();
+      fail(errc::cancelled, s);
+    }
+  }
+
   asio::awaitable<void> write(std::string_view bytes, envoi::step s,
                               std::chrono::milliseconds limit) {
+    stop_if_cancelled(s);
     arm(limit);
     error_code ec;
     if (tls_active_) {
@@ -373,6 +384,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<smtp::reply> read_reply(envoi::step s, std::chrono::milliseconds limit) {
+    stop_if_cancelled(s);
     parser_.expect_enhanced_codes(caps_.enhanced_status_codes);
     // The watchdog times the whole reply, not the gaps between its bytes: a server that
     // drips one byte at a time cannot hold the session forever.

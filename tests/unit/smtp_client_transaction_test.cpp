@@ -51,6 +51,8 @@ class fake_server {
   std::chrono::milliseconds greeting_delay{0};
   /// How long the reply to each end of data waits.
   std::chrono::milliseconds final_delay{0};
+  /// Called on the server's thread when an end of data arrived, before its reply.
+  std::function<void()> on_end_of_data;
 
   scripted_peer::script script() {
     return [this](peer_connection& c) { run(c); };
@@ -111,6 +113,7 @@ class fake_server {
           text += l;
         }
         if (!strict && c.has_early_input(30ms)) ++ahead_;
+        if (on_end_of_data) on_end_of_data();
         std::this_thread::sleep_for(final_delay);
         {
           std::lock_guard lock(mutex_);
@@ -796,11 +799,16 @@ TEST(SmtpQueue, CancellingTheRunningMessageClosesTheConnectionAndLeavesTheQueue)
 // final reply was read.
 TEST(SmtpQueue, CancellingAMessageSentAheadNeverSendsItsData) {
   fake_server server;
-  server.final_delay = 600ms;
-  scripted_peer peer(server.script());
   boost::asio::io_context io;
-  client c(io.get_executor(), plain_account(peer.port()));
   boost::asio::cancellation_signal signal;
+  // The second message is cancelled once the first one's end of data, and the commands
+  // sent ahead with it, reached the server, and before the server replies.
+  server.final_delay = 300ms;
+  server.on_end_of_data = [&] {
+    boost::asio::post(io, [&] { signal.emit(boost::asio::cancellation_type::terminal); });
+  };
+  scripted_peer peer(server.script());
+  client c(io.get_executor(), plain_account(peer.port()));
   outcome first;
   outcome second;
   c.async_send({"sud@example.test", {"a@example.test"}}, numbered_body(0),
@@ -812,8 +820,6 @@ TEST(SmtpQueue, CancellingAMessageSentAheadNeverSendsItsData) {
       boost::asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, send_report r) {
         second = {ec, std::move(r), true};
       }));
-  boost::asio::steady_timer timer(io, 300ms);
-  timer.async_wait([&](auto) { signal.emit(boost::asio::cancellation_type::terminal); });
   io.run();
   EXPECT_FALSE(first.ec) << first.report.detail;
   EXPECT_EQ(second.ec, make_error_code(errc::cancelled));
