@@ -230,7 +230,19 @@ TEST_F(SmtpClientAgainstPostfix, AcceptsTheDsnParameters) {
   c.quit();
   EXPECT_FALSE(report.dsn_not_offered);
   EXPECT_TRUE(report.recipients.at(0).delivered);
-  EXPECT_EQ(test::wait_for_maildir(server_, 1, std::chrono::seconds(10)).size(), 1u);
+
+  // NOTIFY=SUCCESS: Postfix sends the sender (whose mail lands in the same Maildir) a
+  // delivery report carrying back the ENVID and ORCPT, decoded from xtext.
+  const auto files = test::wait_for_maildir(server_, 2, std::chrono::seconds(15));
+  ASSERT_EQ(files.size(), 2u);
+  std::string notice;
+  for (const auto& f : files) {
+    const auto text = test::read_delivered(f);
+    if (text.find("Original-Envelope-Id:") != std::string::npos) notice = text;
+  }
+  EXPECT_NE(notice.find("Original-Envelope-Id: rappel-42+medor"), std::string::npos) << notice;
+  EXPECT_NE(notice.find("Original-Recipient: rfc822;H.Dupont+old@example.test"), std::string::npos)
+      << notice;
 }
 
 TEST_F(SmtpClientAgainstPostfix, DeliversToAUtf8LocalPartWithSmtputf8) {
@@ -257,6 +269,8 @@ TEST_F(SmtpClientAgainstPostfix, RefusesLocallyAMessageLargerThanTheServersSizeL
   const auto report = c.send(m.make_envelope(), m.render());
   c.quit();
   EXPECT_TRUE(report.recipients.at(0).delivered);
+  // Waited for, so that this delivery cannot land in the next test's Maildir window.
+  EXPECT_EQ(test::wait_for_maildir(server_, 1, std::chrono::seconds(10)).size(), 1u);
 }
 
 }  // namespace
