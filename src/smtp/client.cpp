@@ -766,9 +766,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
       }
     }
 
-    const bool any_accepted = std::any_of(batch.begin(), batch.end(), [&](std::size_t i) {
-      return report.recipients[i].accepted() && !too_many_recipients(report.recipients[i].reply);
-    });
+    const bool any_accepted = std::any_of(
+        batch.begin(), batch.end(), [&](std::size_t i) { return report.recipients[i].accepted(); });
     if (!mail_reply.positive() || !any_accepted) {
       // RFC 2920 3.1: a DATA that got 354 without a valid recipient is ended at once, with
       // nothing in it; no server delivers a transaction without recipients. Then RSET
@@ -792,21 +791,25 @@ struct client::impl : std::enable_shared_from_this<impl> {
       co_await reset(envoi::step::data);
       refused_clean(envoi::step::data, std::move(data_reply));
     }
+    co_await finish_data(data, report, deferred.empty());
+    for (const auto i : batch)
+      if (report.recipients[i].accepted()) report.recipients[i].delivered = true;
+  }
 
-    // From here the server holds the message, though not yet committed (RFC 5321 4.1.1.4):
-    // a failure before its final reply leaves the outcome unknown only once the end of
-    // data was written.
-    // RFC 2920 3.1: the end of data may be followed by the next message's MAIL, RCPT and
-    // DATA in the same write, so that each message costs one round trip; only once no
-    // recipient of this message is left for another transaction.
-    const std::string ahead = deferred.empty() ? commands_ahead() : std::string{};
+  // After the 354: the message, its end, and the server's verdict. When `last` (no
+  // recipient of this message left for another transaction), the end of data carries the
+  // next queued message's commands (RFC 2920 3.1), so each message costs one round trip.
+  asio::awaitable<void> finish_data(detail::data_source& data, send_report& report, bool last) {
+    const std::string ahead = last ? commands_ahead() : std::string{};
     co_await write_data(data, ahead);
     try {
       report.final_reply = co_await read_reply(envoi::step::data, data_end_limit());
     } catch (session_failure& f) {
-      // RFC 5321 4.2.5: a reply lost after the end of data leaves the outcome unknown,
-      // unless the server said plainly that it closes (421) and took nothing.
-      if (f.code == errc::timed_out || f.code == errc::connection_closed) {
+      // RFC 5321 4.2.5: the server may commit the message as soon as it has its end, so
+      // a reply lost then (time-out, dropped connection, cancellation) leaves the outcome
+      // unknown, unless the server said plainly that it closes (421) and took nothing.
+      if (f.code == errc::timed_out || f.code == errc::connection_closed ||
+          f.code == errc::cancelled) {
         report.outcome_unknown = true;
         f.detail += std::string(f.detail.empty() ? "" : "; ") +
                     "the whole message was sent but its final reply never came: the server "
@@ -816,9 +819,6 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
     ++report.transactions;
     if (!report.final_reply.positive()) refused_clean(envoi::step::data, report.final_reply);
-    for (const auto i : batch)
-      if (report.recipients[i].accepted() && !too_many_recipients(report.recipients[i].reply))
-        report.recipients[i].delivered = true;
   }
 
   // The MAIL, RCPT and DATA commands of the next queued message, marked as sent; empty

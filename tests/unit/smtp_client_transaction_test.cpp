@@ -829,6 +829,28 @@ TEST(SmtpQueue, CancellingAMessageSentAheadNeverSendsItsData) {
   EXPECT_EQ(peer.received().find("Bonjour 1"), std::string::npos) << peer.received();
 }
 
+// Cancelled after its end of data was sent: the server may already have committed it.
+TEST(SmtpQueue, CancellingWhileWaitingForTheFinalReplySaysTheOutcomeIsUnknown) {
+  fake_server server;
+  boost::asio::io_context io;
+  boost::asio::cancellation_signal signal;
+  server.final_delay = 500ms;
+  server.on_end_of_data = [&] {
+    boost::asio::post(io, [&] { signal.emit(boost::asio::cancellation_type::terminal); });
+  };
+  scripted_peer peer(server.script());
+  client c(io.get_executor(), plain_account(peer.port()));
+  outcome result;
+  c.async_send(
+      {"sud@example.test", {"a@example.test"}}, numbered_body(0),
+      boost::asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, send_report r) {
+        result = {ec, std::move(r), true};
+      }));
+  io.run();
+  EXPECT_EQ(result.ec, make_error_code(errc::cancelled));
+  EXPECT_TRUE(result.report.outcome_unknown);
+}
+
 TEST(SmtpQueue, DestroyingTheClientCompletesEveryQueuedMessageWithCancelled) {
   scripted_peer peer([](peer_connection& c) {
     c.send("220 peer.example.test ESMTP\r\n");

@@ -125,9 +125,9 @@ class client {
   /// leaves the other queued messages as they were. A message still waiting in the queue
   /// completes at once; the message in progress is stopped by closing the connection
   /// (the next message opens a new one), so the server never sees the end of its data
-  /// unless it was already sent; a message whose commands already went out ahead ends
-  /// when its turn comes, by closing the connection before any of its data. Destroying
-  /// the client completes every message still queued with errc::cancelled.
+  /// unless it was already sent (the report then says `outcome_unknown`); a message whose commands
+  /// already went out ahead ends when its turn comes, by closing the connection before any of its
+  /// data. Destroying the client completes every message still queued with errc::cancelled.
   template <typename CompletionToken>
   auto async_send(envelope env, std::string data, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code, send_report)>(
