@@ -41,8 +41,9 @@ class fake_server {
  public:
   /// EHLO lines between the first and the last (ENHANCEDSTATUSCODES).
   std::string extensions = "250-PIPELINING\r\n";
-  /// Recipients per transaction before `452 4.5.3`; 0 for no limit.
+  /// Recipients per transaction before `too_many`; 0 for no limit.
   std::size_t recipient_limit = 0;
+  std::string too_many = "452 4.5.3 Too many recipients\r\n";
   /// The reply to RCPT for an address; "250 2.1.5 Ok" when it returns empty.
   std::function<std::string(const std::string&)> rcpt_answer;
   /// Answer 554 to any command sent before the reply to the previous one (F48).
@@ -95,8 +96,7 @@ class fake_server {
         const auto open = line.find('<');
         const auto address = line.substr(open + 1, line.find('>') - open - 1);
         std::string answer = rcpt_answer ? rcpt_answer(address) : "";
-        if (recipient_limit != 0 && ++asked > recipient_limit)
-          answer = "452 4.5.3 Too many recipients\r\n";
+        if (recipient_limit != 0 && ++asked > recipient_limit) answer = too_many;
         if (answer.empty()) answer = "250 2.1.5 Ok\r\n";
         if (answer[0] == '2') accepted.push_back(address);
         reply(c, answer);
@@ -316,6 +316,22 @@ TEST(SmtpTransaction, SendsTheRestInANewTransactionAfterTooManyRecipients_F44) {
     // Without PIPELINING no RCPT follows the 452: 120 RCPT in all, plus one per 452.
     EXPECT_EQ(count(peer.received(), "RCPT TO:"), pipelining ? 120u + 70u + 20u : 122u);
   }
+}
+
+// F44: RFC 5321 4.5.3.1.10 asks clients to treat 552 for this case like 452.
+TEST(SmtpTransaction, TreatsA552WithCode553AsTooManyRecipients_F44) {
+  envelope env{"sud@example.test", {}};
+  for (int i = 0; i < 7; ++i) env.recipients.push_back("r" + std::to_string(i) + "@example.test");
+  fake_server server;
+  server.recipient_limit = 3;
+  server.too_many = "552 5.5.3 Too many recipients\r\n";
+  scripted_peer peer(server.script());
+  client c(plain_account(peer.port()));
+  const auto report = c.send(env, body);
+  c.quit();
+  EXPECT_EQ(report.transactions, 3);
+  for (const auto& r : report.recipients) EXPECT_TRUE(r.delivered) << r.address;
+  EXPECT_EQ(server.stored().size(), 3u);
 }
 
 TEST(SmtpTransaction, FailsTransientlyWhenTheServerTakesNoRecipientAtAll) {
