@@ -804,6 +804,7 @@ TEST(SmtpQueue, CancellingTheRunningMessageClosesTheConnectionAndLeavesTheQueue)
                [&](std::error_code ec, send_report r) {
                  second = {ec, std::move(r), true};
                });
+  c.async_quit([](std::error_code) {});
   io.run();
   EXPECT_EQ(first.ec, make_error_code(errc::cancelled));
   EXPECT_EQ(first.report.failed_step, step::mail);
