@@ -67,10 +67,64 @@ struct calendar_event {
   std::optional<std::chrono::sys_seconds> stamp;
 };
 
-/// The addresses an SMTP transaction uses: MAIL FROM and one RCPT TO each.
+/// DSN (RFC 3461 4.3): how much of the message a delivery status notification returns.
+enum class dsn_return {
+  /// Not asked; the server decides.
+  unset,
+  /// RET=FULL: the whole message.
+  full,
+  /// RET=HDRS: its headers only.
+  headers,
+};
+
+/// DSN (RFC 3461 4.1): when a recipient's notification is wanted. Combine success,
+/// failure and delay with `|`; never stands alone.
+enum class dsn_notify : unsigned {
+  /// Not asked; the server's default (usually failure and delay).
+  unset = 0,
+  never = 1,
+  success = 2,
+  failure = 4,
+  delay = 8,
+};
+
+constexpr dsn_notify operator|(dsn_notify a, dsn_notify b) noexcept {
+  return static_cast<dsn_notify>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+constexpr bool has(dsn_notify set, dsn_notify flag) noexcept {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(flag)) != 0;
+}
+
+/// DSN parameters of one recipient (RFC 3461 4.1, 4.2).
+struct recipient_dsn {
+  dsn_notify notify = dsn_notify::unset;
+  /// ORCPT: the address the recipient was originally given as (before forwarding or
+  /// list expansion), sent as `rfc822;` and the address in xtext; none when empty.
+  std::string original_recipient;
+};
+
+/// The addresses an SMTP transaction uses: MAIL FROM and one RCPT TO each, and the DSN
+/// requests (RFC 3461), sent only to a server offering DSN (the report says when they
+/// were dropped).
 struct envelope {
   std::string mail_from;
   std::vector<std::string> recipients;
+  /// RET on MAIL FROM.
+  dsn_return ret = dsn_return::unset;
+  /// ENVID on MAIL FROM: an identifier the notification will carry back, in printable
+  /// ASCII, at most 100 characters; none when empty.
+  std::string envid;
+  /// NOTIFY and ORCPT per recipient: entry i goes with recipients[i]; recipients past its
+  /// end have none.
+  std::vector<recipient_dsn> dsn;
+
+  /// True when any DSN parameter is asked for.
+  bool wants_dsn() const noexcept {
+    if (ret != dsn_return::unset || !envid.empty()) return true;
+    for (const auto& d : dsn)
+      if (d.notify != dsn_notify::unset || !d.original_recipient.empty()) return true;
+    return false;
+  }
 };
 
 /// What the server taking the message accepts.

@@ -1,6 +1,7 @@
 #include <envoi/smtp/client.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <future>
 #include <optional>
@@ -12,14 +13,17 @@
 #include <unistd.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -54,6 +58,9 @@ struct session_failure {
   envoi::step step;
   smtp::reply reply;
   std::string detail;
+  // The failure left the session clean (nothing sent, or the transaction ended or reset),
+  // so the connection may carry the next message.
+  bool clean = false;
 };
 
 [[noreturn]] void fail(errc code, envoi::step s, smtp::reply r = {}, std::string detail = {}) {
@@ -63,6 +70,16 @@ struct session_failure {
 // A refusal from the server: 421 and other 4xx replies may succeed later, 5xx will not.
 [[noreturn]] void refused(envoi::step s, smtp::reply r) {
   fail(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r));
+}
+
+// A failure of this message only: the transaction was never started, ended, or reset.
+[[noreturn]] void fail_clean(errc code, envoi::step s, smtp::reply r = {},
+                             std::string detail = {}) {
+  throw session_failure{code, s, std::move(r), std::move(detail), true};
+}
+
+[[noreturn]] void refused_clean(envoi::step s, smtp::reply r) {
+  fail_clean(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r));
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -89,11 +106,33 @@ std::string machine_name() {
 void check_envelope(const envelope& env) {
   const auto check = [](const std::string& address) {
     if (address.find_first_of(std::string_view("\r\n\0<> ", 6)) != std::string::npos)
-      fail(errc::invalid_envelope, envoi::step::mail, {},
-           "the address \"" + address + "\" holds a line break, NUL, space, '<' or '>'");
+      fail_clean(errc::invalid_envelope, envoi::step::mail, {},
+                 "the address \"" + address + "\" holds a line break, NUL, space, '<' or '>'");
   };
   check(env.mail_from);
   for (const auto& to : env.recipients) check(to);
+
+  // RFC 3461 4.1 and 4.4: NEVER stands alone; an ENVID has at most 100 characters.
+  if (env.envid.size() > 100)
+    fail_clean(errc::invalid_envelope, envoi::step::mail, {},
+               "the DSN envelope id is longer than 100 characters");
+  if (env.dsn.size() > env.recipients.size())
+    fail_clean(errc::invalid_envelope, envoi::step::rcpt, {}, "more DSN entries than recipients");
+  for (const auto& d : env.dsn)
+    if (has(d.notify, dsn_notify::never) && d.notify != dsn_notify::never)
+      fail_clean(errc::invalid_envelope, envoi::step::rcpt, {},
+                 "DSN NOTIFY=NEVER cannot be combined with SUCCESS, FAILURE or DELAY");
+}
+
+// NOTIFY's value (RFC 3461 4.1).
+std::string notify_value(dsn_notify n) {
+  if (n == dsn_notify::never) return "NEVER";
+  std::string v;
+  for (const auto& [flag, name] :
+       {std::pair{dsn_notify::success, "SUCCESS"}, std::pair{dsn_notify::failure, "FAILURE"},
+        std::pair{dsn_notify::delay, "DELAY"}})
+    if (has(n, flag)) v += std::string(v.empty() ? "" : ",") + name;
+  return v;
 }
 
 // RFC 6531 3.3: only a UTF-8 local part requires SMTPUTF8; domains go out as A-labels.
@@ -173,17 +212,42 @@ class message_source final : public detail::data_source {
 
 }  // namespace
 
+namespace detail {
+
+// One call of async_send or async_quit waiting its turn on the connection.
+struct queued_job {
+  bool quit = false;
+  envelope env{};
+  detail::data_source_ptr source{};
+  asio::any_completion_handler<void(std::error_code, send_report)> on_sent{};
+  asio::any_completion_handler<void(std::error_code)> on_quit{};
+  send_report report{};
+  // Its MAIL, RCPT and DATA went out ahead with the end of the previous message's data
+  // (RFC 2920), on the connection of that generation.
+  bool sent_ahead = false;
+  std::uint64_t sent_ahead_on = 0;
+  bool cancelled = false;
+  bool done = false;
+};
+
+}  // namespace detail
+
+using detail::queued_job;
+
 struct client::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor ex, envoi::account a)
-      : executor_(std::move(ex)),
+      // Every operation, timer and cancellation runs on this strand, so that calls made
+      // from several threads take their turn in the queue.
+      : executor_(asio::make_strand(ex)),
         acct_(std::move(a)),
         tls_(asio::ssl::context::tls_client),
         resolver_(executor_),
         timer_(executor_) {}
 
-  asio::any_io_executor executor_;
-  // Set when the client was made for the blocking calls only.
+  // Set when the client was made for the blocking calls only. Declared first so that it
+  // is destroyed last: the strand and the sockets below belong to it.
   std::unique_ptr<asio::io_context> own_context_;
+  asio::any_io_executor executor_;
   envoi::account acct_;
   asio::ssl::context tls_;
   bool tls_configured_ = false;
@@ -202,11 +266,63 @@ struct client::impl : std::enable_shared_from_this<impl> {
   // Set while the message itself is written: the transcript shows only its size.
   bool sending_content_ = false;
 
+  // The sends and quits waiting, in the order they were made; the front one runs.
+  std::deque<std::shared_ptr<queued_job>> queue_;
+  bool worker_running_ = false;
+  // Counts connections, so that commands sent ahead on a closed one are sent again.
+  std::uint64_t connection_generation_ = 0;
+  // The client was destroyed: what is still queued completes with errc::cancelled.
+  bool shutting_down_ = false;
+
+  // The end of the current send when the account sets an overall limit.
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool deadline_hit_ = false;
+
+  // The time limit of a step: the account's override, else the per-step value; the QUIT
+  // limit is never longer than its own value, however long the override.
+  std::chrono::milliseconds limit_for(envoi::step s) const {
+    const auto& t = acct_.timeouts;
+    if (s == envoi::step::quit || quitting_)
+      return acct_.step_timeout ? std::min(*acct_.step_timeout, t.quit) : t.quit;
+    if (acct_.step_timeout) return *acct_.step_timeout;
+    switch (s) {
+      case envoi::step::none:
+      case envoi::step::resolve:
+      case envoi::step::connect:
+        return t.connect;
+      case envoi::step::tls:
+        return t.tls_handshake;
+      case envoi::step::greeting:
+        return t.greeting;
+      case envoi::step::ehlo:
+      case envoi::step::starttls:
+      case envoi::step::auth:
+        return t.ehlo;
+      case envoi::step::mail:
+        return t.mail;
+      case envoi::step::rcpt:
+        return t.rcpt;
+      case envoi::step::data:
+        return t.data_start;
+      case envoi::step::quit:
+        break;
+    }
+    return t.quit;
+  }
+
   // --- watchdog: each step has its own time limit; when it runs out the connection is
   // closed (and a pending look-up cancelled), which ends whatever operation is pending.
+  // RFC 5321 4.5.3.2: after a time-out the replies still owed would be read as answers to
+  // later commands, so the connection is never used again.
   void arm(std::chrono::milliseconds limit) {
     timed_out_ = false;
-    timer_.expires_after(limit);
+    deadline_hit_ = false;
+    auto expiry = std::chrono::steady_clock::now() + limit;
+    if (deadline_ && *deadline_ < expiry) {
+      expiry = *deadline_;
+      deadline_hit_ = true;
+    }
+    timer_.expires_at(expiry);
     timer_.async_wait([weak = weak_from_this(), gen = ++watch_generation_](error_code ec) {
       auto self = weak.lock();
       if (ec || !self || gen != self->watch_generation_) return;
@@ -214,14 +330,19 @@ struct client::impl : std::enable_shared_from_this<impl> {
       self->close();
     });
   }
-  // While saying goodbye, every step gets the short QUIT limit.
-  void arm() { arm(quitting_ ? std::min(acct_.step_timeout, quit_timeout) : acct_.step_timeout); }
+  void arm(envoi::step s) { arm(limit_for(s)); }
   void disarm() {
     ++watch_generation_;
     timer_.cancel();
   }
 
+  // What a time-out says: the step's own limit, or the overall limit of the send.
+  std::string timeout_detail() const {
+    return deadline_hit_ ? "the overall time limit of the send ran out" : std::string{};
+  }
+
   void close() {
+    ++connection_generation_;
     ready_ = false;
     quitting_ = false;
     tls_active_ = false;
@@ -238,7 +359,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   // An I/O error becomes a time-out when the watchdog caused it.
   [[noreturn]] void io_failed(envoi::step s, const error_code& ec) {
-    if (timed_out_) fail(errc::timed_out, s);
+    if (shutting_down_ || (!queue_.empty() && queue_.front()->cancelled)) fail(errc::cancelled, s);
+    if (timed_out_) fail(errc::timed_out, s, {}, timeout_detail());
     fail(errc::connection_closed, s, {}, ec.message());
   }
 
@@ -261,8 +383,23 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<void> write(std::string_view bytes, envoi::step s, std::string_view shown = {}) {
+    co_await write(bytes, s, limit_for(s), shown);
+  }
+
+  // A cancellation that came while no I/O was pending (before the connection existed,
+  // say) takes effect at the next read or write.
+  void stop_if_cancelled(envoi::step s) {
+    if (shutting_down_ || (!queue_.empty() && queue_.front()->cancelled)) {
+      close();
+      fail(errc::cancelled, s);
+    }
+  }
+
+  asio::awaitable<void> write(std::string_view bytes, envoi::step s,
+                              std::chrono::milliseconds limit, std::string_view shown = {}) {
+    stop_if_cancelled(s);
     if (transcript_) trace_sent(bytes, shown);
-    arm();
+    arm(limit);
     error_code ec;
     if (tls_active_) {
       std::tie(ec, std::ignore) =
@@ -276,10 +413,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<smtp::reply> read_reply(envoi::step s) {
+    co_return co_await read_reply(s, limit_for(s));
+  }
+
+  asio::awaitable<smtp::reply> read_reply(envoi::step s, std::chrono::milliseconds limit) {
+    stop_if_cancelled(s);
     parser_.expect_enhanced_codes(caps_.enhanced_status_codes);
     // The watchdog times the whole reply, not the gaps between its bytes: a server that
     // drips one byte at a time cannot hold the session forever.
-    arm();
+    arm(limit);
     for (;;) {
       auto buffer = asio::dynamic_buffer(input_, max_reply_buffer);
       error_code ec;
@@ -372,7 +514,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     } else {
       SSL_set1_host(ssl, acct_.host.c_str());
     }
-    arm();
+    arm(envoi::step::tls);
     auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     disarm();
     if (!ec) {
@@ -391,7 +533,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
       co_return;
     }
 
-    if (timed_out_) fail(errc::timed_out, envoi::step::tls);
+    if (timed_out_) fail(errc::timed_out, envoi::step::tls, {}, timeout_detail());
     const long verify = SSL_get_verify_result(ssl);
     if (pin.empty() && verify != X509_V_OK)
       fail(errc::certificate_untrusted, envoi::step::tls, {},
@@ -439,14 +581,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
     stream_.emplace(executor_, tls_);
 
     // Resolve and connect, trying each address in turn.
-    arm();
+    arm(envoi::step::resolve);
     auto [rec, endpoints] =
         co_await resolver_.async_resolve(acct_.host, std::to_string(acct_.port), use_tuple);
     disarm();
     if (rec)
       fail(timed_out_ ? errc::timed_out : errc::resolve_failed, envoi::step::resolve, {},
            rec.message());
-    arm();
+    arm(envoi::step::connect);
     auto [cec, peer] = co_await asio::async_connect(stream_->next_layer(), endpoints, use_tuple);
     disarm();
     if (cec)
@@ -629,12 +771,18 @@ struct client::impl : std::enable_shared_from_this<impl> {
     const bool utf8 = data.smtputf8() || needs_smtputf8(env.mail_from) ||
                       std::any_of(env.recipients.begin(), env.recipients.end(), needs_smtputf8);
     if (utf8 && !caps_.smtputf8)
-      fail(errc::smtputf8_not_offered, envoi::step::mail, {},
-           "an address has accented letters before the @ and the server cannot take them");
+      fail_clean(errc::smtputf8_not_offered, envoi::step::mail, {},
+                 "an address has accented letters before the @ and the server cannot take them");
     if (caps_.size_limit != 0 && data.size() > caps_.size_limit)
-      fail(errc::message_too_large, envoi::step::mail, {},
-           std::to_string(data.size()) + " bytes; the server takes at most " +
-               std::to_string(caps_.size_limit));
+      fail_clean(errc::message_too_large, envoi::step::mail, {},
+                 std::to_string(data.size()) + " bytes; the server takes at most " +
+                     std::to_string(caps_.size_limit));
+    // The provider's own limit, which its server may not announce.
+    const std::uint64_t quota_limit = acct_.quota.max_message_bytes;
+    if (quota_limit != 0 && data.size() > quota_limit)
+      fail_clean(errc::message_too_large, envoi::step::mail, {},
+                 std::to_string(data.size()) + " bytes; the account's quota allows at most " +
+                     std::to_string(quota_limit));
 
     std::string mail = "MAIL FROM:<" + env.mail_from + ">";
     if (caps_.size) mail += " SIZE=" + std::to_string(data.size());
@@ -642,12 +790,17 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // to a server without 8BITMIME is still sent as it is, not converted.
     if (data.eight_bit() && caps_.eight_bit_mime) mail += " BODY=8BITMIME";
     if (utf8) mail += " SMTPUTF8";
+    // RFC 3461 4.3, 4.4: only to a server offering DSN; the report says when dropped.
+    if (caps_.dsn && env.ret != dsn_return::unset)
+      mail += env.ret == dsn_return::full ? " RET=FULL" : " RET=HDRS";
+    if (caps_.dsn && !env.envid.empty()) mail += " ENVID=" + detail::xtext(env.envid);
     mail += "\r\n";
     return mail;
   }
 
-  // The message, dot-stuffed, in pieces, then the end of data.
-  asio::awaitable<void> write_data(detail::data_source& data) {
+  // The message, dot-stuffed, in pieces, then the end of data. Each write is one block
+  // of RFC 5321 4.5.3.2.5 with its own limit.
+  asio::awaitable<void> write_data(detail::data_source& data, const std::string& ahead) {
     if (transcript_) {
       trace_sent({}, "<message: " + std::to_string(data.size()) + " octets>");
       sending_content_ = true;
@@ -665,96 +818,317 @@ struct client::impl : std::enable_shared_from_this<impl> {
         fail(errc::local_failure, envoi::step::data, {}, e.what());
       }
       detail::dot_stuff(piece, state, wire);
-      if (!more) detail::dot_stuff_finish(state, wire);
+      if (!more) {
+        detail::dot_stuff_finish(state, wire);
+        wire += ahead;
+      }
       if (wire.size() >= data_write_size || !more) {
-        co_await write(wire, envoi::step::data);
+        co_await write(wire, envoi::step::data, block_limit());
         wire.clear();
       }
     }
     sending_content_ = false;
+    // The next message's commands went out with the end of data.
+    if (transcript_ && !ahead.empty()) trace_sent(ahead, {});
   }
 
-  asio::awaitable<void> transaction(const envelope& env, detail::data_source& data,
-                                    send_report& report) {
-    try {
-      data.prepare(caps_.eight_bit_mime, acct_.dkim.get());
-    } catch (const std::exception& e) {
-      fail(errc::local_failure, envoi::step::mail, {}, e.what());
-    }
-    const std::string mail = mail_command(env, data);
-    std::string rcpts;
-    for (const auto& to : env.recipients) rcpts += "RCPT TO:<" + to + ">\r\n";
+  std::chrono::milliseconds block_limit() const {
+    return acct_.step_timeout ? *acct_.step_timeout : acct_.timeouts.data_block;
+  }
+  std::chrono::milliseconds data_end_limit() const {
+    return acct_.step_timeout ? *acct_.step_timeout : acct_.timeouts.data_end;
+  }
 
+  // RFC 5321 4.5.3.1.10: `452 4.5.3` (or 552 with 5.5.3, which the RFC says to treat the
+  // same way) means "no more recipients in this transaction", not "this one is refused".
+  static bool too_many_recipients(const smtp::reply& r) {
+    if (r.code == 452) return r.enhanced.empty() || r.enhanced == "4.5.3";
+    return r.code == 552 && r.enhanced == "5.5.3";
+  }
+
+  // Ends a transaction that will not deliver (RFC 5321 4.1.1.5), so that the next MAIL
+  // on this connection starts clean.
+  asio::awaitable<void> reset(envoi::step s) { co_await command("RSET", s); }
+
+  // One MAIL transaction for the recipients `batch` (indices into the envelope). Those
+  // the server had no room for (452 4.5.3) go to `deferred` for a later transaction.
+  asio::awaitable<void> one_transaction(const envelope& env, const std::string& mail,
+                                        const std::vector<std::size_t>& batch,
+                                        detail::data_source& data, send_report& report,
+                                        std::vector<std::size_t>& deferred, bool sent_ahead) {
     smtp::reply mail_reply;
     smtp::reply data_reply;
+    smtp::reply too_many;
+    const auto record = [&](std::size_t i, smtp::reply r) {
+      if (too_many_recipients(r)) {
+        deferred.push_back(i);
+        too_many = r;
+      }
+      report.recipients[i].reply = std::move(r);
+    };
     if (caps_.pipelining) {
       // RFC 2920: MAIL, every RCPT and DATA in one write, then the replies in order.
-      const std::string group = mail + rcpts + "DATA\r\n";
-      co_await write(group, envoi::step::mail);
+      std::string group = mail;
+      for (const auto i : batch) group += rcpt_command(env, i);
+      group += "DATA\r\n";
+      if (!sent_ahead) co_await write(group, envoi::step::mail);
       mail_reply = co_await read_reply(envoi::step::mail);
-      for (const auto& to : env.recipients) {
-        auto r = co_await read_reply(envoi::step::rcpt);
-        report.recipients.push_back({to, std::move(r)});
-      }
+      for (const auto i : batch) record(i, co_await read_reply(envoi::step::rcpt));
       data_reply = co_await read_reply(envoi::step::data);
     } else {
+      // RFC 5321 4.3.1: without PIPELINING each command waits for the reply to the last.
       co_await write(mail, envoi::step::mail);
       mail_reply = co_await read_reply(envoi::step::mail);
-      if (mail_reply.positive()) {
-        for (const auto& to : env.recipients) {
-          const std::string rcpt = "RCPT TO:<" + to + ">";
-          auto r = co_await command(rcpt, envoi::step::rcpt);
-          report.recipients.push_back({to, std::move(r)});
+      for (std::size_t k = 0; mail_reply.positive() && k < batch.size(); ++k) {
+        const std::string rcpt = rcpt_command(env, batch[k]);
+        co_await write(rcpt, envoi::step::rcpt);
+        record(batch[k], co_await read_reply(envoi::step::rcpt));
+        // No more RCPT once the server said it has no room: the rest wait their turn.
+        if (!deferred.empty()) {
+          deferred.insert(deferred.end(), batch.begin() + static_cast<std::ptrdiff_t>(k) + 1,
+                          batch.end());
+          break;
         }
       }
     }
 
-    const bool any_accepted = std::any_of(report.recipients.begin(), report.recipients.end(),
-                                          [](const recipient_result& r) { return r.accepted(); });
+    const bool any_accepted = std::any_of(
+        batch.begin(), batch.end(), [&](std::size_t i) { return report.recipients[i].accepted(); });
     if (!mail_reply.positive() || !any_accepted) {
-      // RFC 2920 3.1: a DATA that got 354 without a valid recipient is ended at once so
-      // that nothing is delivered; then RSET clears the transaction for the next message.
+      // RFC 2920 3.1: a DATA that got 354 without a valid recipient is ended at once, with
+      // nothing in it; no server delivers a transaction without recipients. Then RSET
+      // clears the transaction for the next message (F42).
       if (data_reply.code == 354) co_await command(".", envoi::step::data);
-      co_await command("RSET", envoi::step::mail);
-      if (!mail_reply.positive()) refused(envoi::step::mail, std::move(mail_reply));
-      const auto transient =
-          std::any_of(report.recipients.begin(), report.recipients.end(),
-                      [](const recipient_result& r) { return r.reply.transient(); });
-      auto last = report.recipients.empty() ? smtp::reply{} : report.recipients.back().reply;
-      fail(transient ? errc::server_transient : errc::all_recipients_refused, envoi::step::rcpt,
-           std::move(last));
+      co_await reset(envoi::step::mail);
+      if (!mail_reply.positive()) refused_clean(envoi::step::mail, std::move(mail_reply));
+      // The server would not take even one recipient: trying again now would loop.
+      if (!too_many.empty())
+        fail_clean(errc::server_transient, envoi::step::rcpt, std::move(too_many));
+      const auto transient = std::any_of(batch.begin(), batch.end(), [&](std::size_t i) {
+        return report.recipients[i].reply.transient();
+      });
+      auto last = report.recipients[batch.back()].reply;
+      fail_clean(transient ? errc::server_transient : errc::all_recipients_refused,
+                 envoi::step::rcpt, std::move(last));
     }
 
     if (!caps_.pipelining) data_reply = co_await command("DATA", envoi::step::data);
     if (data_reply.code != 354) {
-      co_await command("RSET", envoi::step::data);
-      refused(envoi::step::data, std::move(data_reply));
+      co_await reset(envoi::step::data);
+      refused_clean(envoi::step::data, std::move(data_reply));
     }
-
-    co_await write_data(data);
-    report.final_reply = co_await read_reply(envoi::step::data);
-    if (!report.final_reply.positive()) refused(envoi::step::data, report.final_reply);
+    co_await finish_data(data, report, deferred.empty());
+    for (const auto i : batch)
+      if (report.recipients[i].accepted()) report.recipients[i].delivered = true;
   }
 
-  asio::awaitable<void> send(const envelope& env, detail::data_source& data, send_report& report) {
+  // After the 354: the message, its end, and the server's verdict. When `last` (no
+  // recipient of this message left for another transaction), the end of data carries the
+  // next queued message's commands (RFC 2920 3.1), so each message costs one round trip.
+  asio::awaitable<void> finish_data(detail::data_source& data, send_report& report, bool last) {
+    const std::string ahead = last ? commands_ahead() : std::string{};
+    co_await write_data(data, ahead);
+    try {
+      report.final_reply = co_await read_reply(envoi::step::data, data_end_limit());
+    } catch (session_failure& f) {
+      // RFC 5321 4.2.5: the server may commit the message as soon as it has its end, so
+      // a reply lost then (time-out, dropped connection, cancellation) leaves the outcome
+      // unknown, unless the server said plainly that it closes (421) and took nothing.
+      if (f.code == errc::timed_out || f.code == errc::connection_closed ||
+          f.code == errc::cancelled) {
+        report.outcome_unknown = true;
+        f.detail += std::string(f.detail.empty() ? "" : "; ") +
+                    "the whole message was sent but its final reply never came: the server "
+                    "may have delivered it";
+      }
+      throw;
+    }
+    ++report.transactions;
+    if (!report.final_reply.positive()) refused_clean(envoi::step::data, report.final_reply);
+  }
+
+  // The MAIL, RCPT and DATA commands of the next queued message, marked as sent; empty
+  // when there is none, the server does not pipeline, or the message would fail here
+  // anyway (it then fails on its own turn, with its own error).
+  std::string commands_ahead() {
+    if (!caps_.pipelining || queue_.size() < 2) return {};
+    auto& next = *queue_[1];
+    if (next.quit || next.cancelled || next.env.recipients.empty()) return {};
+    std::string group;
+    try {
+      check_envelope(next.env);
+      next.source->prepare(caps_.eight_bit_mime, acct_.dkim.get());
+      group = mail_command(next.env, *next.source);
+    } catch (...) {
+      return {};
+    }
+    for (std::size_t i = 0; i < next.env.recipients.size(); ++i) group += rcpt_command(next.env, i);
+    group += "DATA\r\n";
+    next.sent_ahead = true;
+    next.sent_ahead_on = connection_generation_;
+    return group;
+  }
+
+  std::string rcpt_command(const envelope& env, std::size_t i) const {
+    std::string rcpt = "RCPT TO:<" + env.recipients[i] + ">";
+    if (caps_.dsn && i < env.dsn.size()) {
+      const auto& d = env.dsn[i];
+      if (d.notify != dsn_notify::unset) rcpt += " NOTIFY=" + notify_value(d.notify);
+      // RFC 3461 4.2: the address type, then the address in xtext. A UTF-8 address goes
+      // out as xtext of its bytes; RFC 6533's utf-8 address type is not used yet.
+      if (!d.original_recipient.empty())
+        rcpt += " ORCPT=rfc822;" + detail::xtext(d.original_recipient);
+    }
+    rcpt += "\r\n";
+    return rcpt;
+  }
+
+  // The message to every recipient, in as many transactions as the server's recipient
+  // limit requires (RFC 5321 4.5.3.1.10, F44); each transaction after the first starts
+  // the message's bytes over.
+  asio::awaitable<void> transaction(const envelope& env, detail::data_source& data,
+                                    send_report& report, bool sent_ahead) {
+    report.recipients.clear();
+    for (const auto& to : env.recipients) report.recipients.push_back({to, {}, false});
+    report.dsn_not_offered = env.wants_dsn() && !caps_.dsn;
+    std::vector<std::size_t> batch(env.recipients.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = i;
+
+    while (!batch.empty()) {
+      try {
+        data.prepare(caps_.eight_bit_mime, acct_.dkim.get());
+      } catch (const std::exception& e) {
+        fail_clean(errc::local_failure, envoi::step::mail, {}, e.what());
+      }
+      const std::string mail = mail_command(env, data);
+      std::vector<std::size_t> deferred;
+      co_await one_transaction(env, mail, batch, data, report, deferred, sent_ahead);
+      batch = std::move(deferred);
+      sent_ahead = false;
+    }
+  }
+
+  asio::awaitable<void> send(queued_job& job) {
+    const envelope& env = job.env;
+    detail::data_source& data = *job.source;
+    send_report& report = job.report;
     check_envelope(env);
+    if (env.recipients.empty())
+      fail_clean(errc::invalid_envelope, envoi::step::rcpt, {}, "the envelope has no recipient");
+    deadline_.reset();
+    if (acct_.timeouts.total.count() > 0)
+      deadline_ = std::chrono::steady_clock::now() + acct_.timeouts.total;
+    bool sent_ahead = job.sent_ahead && job.sent_ahead_on == connection_generation_ && ready_;
     const bool reused = ready_;
     if (!ready_) co_await connect();
     bool retry = false;
     try {
-      co_await transaction(env, data, report);
+      co_await transaction(env, data, report, sent_ahead);
     } catch (const session_failure& f) {
       // A connection kept from an earlier message may have been closed by the server
       // while idle; that is not this message's fault, so try once on a new connection.
+      const bool unanswered =
+          std::all_of(report.recipients.begin(), report.recipients.end(),
+                      [](const recipient_result& r) { return r.reply.empty(); });
       retry = reused && f.step == envoi::step::mail && f.code == errc::connection_closed &&
-              report.recipients.empty();
+              unanswered && report.transactions == 0;
       if (!retry) throw;
     }
     if (retry) {
       report = {};
       co_await connect();
-      co_await transaction(env, data, report);
+      co_await transaction(env, data, report, false);
     }
+  }
+
+  // --- the queue: one worker at a time takes the jobs in order.
+
+  void enqueue(std::shared_ptr<queued_job> job) {
+    queue_.push_back(std::move(job));
+    if (worker_running_) return;
+    worker_running_ = true;
+    asio::co_spawn(executor_, run_queue(shared_from_this()), asio::detached);
+  }
+
+  static asio::awaitable<void> run_queue(std::shared_ptr<impl> self) {
+    while (!self->queue_.empty()) {
+      auto job = self->queue_.front();
+      std::error_code ec;
+      if (job->quit) {
+        try {
+          if (self->ready_) co_await self->say_goodbye();
+        } catch (const std::exception&) {
+          // Leaving failed (memory, say): the connection is dropped all the same.
+          self->close();
+        }
+      } else if (job->cancelled || self->shutting_down_) {
+        // A cancelled message whose commands went out ahead: closing without ending its
+        // data is the one way to be sure the server delivers nothing of it.
+        ec = make_error_code(errc::cancelled);
+        if (job->sent_ahead && job->sent_ahead_on == self->connection_generation_) self->close();
+      } else {
+        ec = co_await self->run_send(*job);
+      }
+      self->deadline_.reset();
+      self->queue_.pop_front();
+      self->complete(*job, ec);
+    }
+    self->worker_running_ = false;
+  }
+
+  asio::awaitable<std::error_code> run_send(queued_job& job) {
+    send_report& report = job.report;
+    std::error_code ec;
+    try {
+      co_await send(job);
+    } catch (const session_failure& f) {
+      if (!f.clean) close();
+      ec = make_error_code(job.cancelled || shutting_down_ ? errc::cancelled : f.code);
+      report.failed_step = f.step;
+      report.error_reply = f.reply;
+      report.detail = f.detail;
+    } catch (const std::exception& e) {
+      // Whatever else went wrong (memory, say) still reaches the handler.
+      close();
+      ec = make_error_code(errc::local_failure);
+      report.detail = e.what();
+    }
+    co_return ec;
+  }
+
+  // Runs the job's handler on its associated executor (never inside async_send).
+  void complete(queued_job& job, std::error_code ec) {
+    if (job.done) return;
+    job.done = true;
+    if (job.quit) {
+      auto ex = asio::get_associated_executor(job.on_quit, executor_);
+      asio::post(executor_, asio::bind_executor(ex, [h = std::move(job.on_quit)]() mutable {
+                   std::move(h)(std::error_code{});
+                 }));
+      return;
+    }
+    auto slot = asio::get_associated_cancellation_slot(job.on_sent);
+    if (slot.is_connected()) slot.clear();
+    auto ex = asio::get_associated_executor(job.on_sent, executor_);
+    asio::post(executor_, asio::bind_executor(ex, [h = std::move(job.on_sent), ec,
+                                                   r = std::move(job.report)]() mutable {
+                 std::move(h)(ec, std::move(r));
+               }));
+  }
+
+  // Asio per-operation cancellation: the message running is stopped by closing the
+  // connection; one still waiting leaves the queue at once; one whose commands went out
+  // ahead ends when its turn comes, by closing the connection without ending its data.
+  void cancel(const std::shared_ptr<queued_job>& job) {
+    if (job->done || job->cancelled) return;
+    job->cancelled = true;
+    if (!queue_.empty() && queue_.front() == job) {
+      close();
+      return;
+    }
+    if (job->sent_ahead) return;
+    queue_.erase(std::find(queue_.begin(), queue_.end(), job));
+    complete(*job, make_error_code(errc::cancelled));
   }
 };
 
@@ -783,8 +1157,12 @@ client::~client() {
   if (impl_->own_context_) {
     impl_->close();  // nothing else runs that context
   } else {
-    // An operation may be running on another thread of the executor: close there.
-    asio::post(impl_->executor_, [self = impl_] { self->close(); });
+    // An operation may be running on another thread of the executor: close there; what
+    // is still queued completes with errc::cancelled.
+    asio::post(impl_->executor_, [self = impl_] {
+      self->shutting_down_ = true;
+      self->close();
+    });
   }
 }
 client::client(client&&) noexcept = default;
@@ -808,49 +1186,28 @@ detail::data_source_ptr client::message_data(const message& m) {
 
 void client::start_send(std::shared_ptr<impl> self, envelope env, detail::data_source_ptr source,
                         send_handler handler) {
-  // The user's handler runs on its own associated executor (a strand, say), if it has one.
-  auto handler_executor = asio::get_associated_executor(handler, self->executor_);
-  asio::co_spawn(
-      self->executor_,
-      [self, env = std::move(env), source = std::move(source)]() mutable
-      -> asio::awaitable<std::pair<std::error_code, send_report>> {
-        send_report report;
-        std::error_code ec;
-        try {
-          co_await self->send(env, *source, report);
-        } catch (const session_failure& f) {
-          self->close();
-          ec = make_error_code(f.code);
-          report.failed_step = f.step;
-          report.error_reply = f.reply;
-          report.detail = f.detail;
-        } catch (const std::exception& e) {
-          // Whatever else went wrong (memory, say) still reaches the handler.
-          self->close();
-          ec = make_error_code(errc::local_failure);
-          report.detail = e.what();
-        }
-        co_return std::pair{ec, std::move(report)};
-      },
-      asio::bind_executor(
-          handler_executor,
-          [handler = std::move(handler)](std::exception_ptr,
-                                         std::pair<std::error_code, send_report> result) mutable {
-            std::move(handler)(result.first, std::move(result.second));
-          }));
+  // Terminal, partial and total cancellation all stop this message and nothing else.
+  auto slot = asio::get_associated_cancellation_slot(handler);
+  // Built in one go: moving into an existing any_completion_handler recurses in Boost 1.81.
+  auto job = std::make_shared<queued_job>(queued_job{
+      .env = std::move(env), .source = std::move(source), .on_sent = std::move(handler)});
+  if (slot.is_connected()) {
+    slot.assign([weak = std::weak_ptr<impl>(self),
+                 weak_job = std::weak_ptr<queued_job>(job)](asio::cancellation_type type) {
+      if (type == asio::cancellation_type::none) return;
+      auto s = weak.lock();
+      if (!s) return;
+      asio::post(s->executor_, [s, weak_job] {
+        if (auto j = weak_job.lock()) s->cancel(j);
+      });
+    });
+  }
+  asio::post(self->executor_, [self, job] { self->enqueue(job); });
 }
 
 void client::start_quit(std::shared_ptr<impl> self, quit_handler handler) {
-  auto handler_executor = asio::get_associated_executor(handler, self->executor_);
-  asio::co_spawn(
-      self->executor_,
-      [self]() -> asio::awaitable<void> {
-        if (self->ready_) co_await self->say_goodbye();
-      },
-      asio::bind_executor(handler_executor,
-                          [handler = std::move(handler)](std::exception_ptr) mutable {
-                            std::move(handler)(std::error_code{});
-                          }));
+  auto job = std::make_shared<queued_job>(queued_job{.quit = true, .on_quit = std::move(handler)});
+  asio::post(self->executor_, [self, job] { self->enqueue(job); });
 }
 
 send_report client::send(const envelope& env, std::string data) {

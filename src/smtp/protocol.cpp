@@ -152,6 +152,23 @@ void dot_stuff_finish(dot_stuff_state& state, std::string& out) {
   state = {};
 }
 
+std::string xtext(std::string_view in) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(in.size());
+  for (const char ch : in) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= '!' && c <= '~' && c != '+' && c != '=') {
+      out += ch;
+    } else {
+      out += '+';
+      out += hex[c >> 4];
+      out += hex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
 std::string ehlo_argument(std::string_view host_name, std::string_view local_address) {
   const bool fqdn = host_name.find('.') != std::string_view::npos && host_name.back() != '.' &&
                     host_name != "localhost.localdomain";

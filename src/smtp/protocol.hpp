@@ -62,6 +62,10 @@ void dot_stuff(std::string_view in, dot_stuff_state& state, std::string& out);
 /// Ends DATA text: a CRLF if the text did not end with one, then ".CRLF".
 void dot_stuff_finish(dot_stuff_state& state, std::string& out);
 
+/// xtext (RFC 3461 4): octets from '!' to '~' other than '+' and '=' as they are, every
+/// other octet as '+' and two upper-case hex digits. Used for ENVID and ORCPT.
+std::string xtext(std::string_view in);
+
 /// The EHLO argument when none is configured (RFC 5321 4.1.1.1, 4.1.3): the host name if
 /// it is a fully qualified domain name, else the socket's local address as a literal,
 /// `[192.0.2.1]` or `[IPv6:2001:db8::1]`, with an IPv4-mapped address given as IPv4.

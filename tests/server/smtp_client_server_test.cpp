@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <boost/asio/io_context.hpp>
+
 #include <unistd.h>
 
 #include "support/send_expectations.hpp"
@@ -199,6 +201,79 @@ TEST_F(SmtpClientAgainstPostfix, StreamsAMessageWithEightBitTextAndALargeAttachm
   eight_bit.allow_8bit = true;
   EXPECT_EQ(sent.size(), m.render_stream(eight_bit).size());
   std::filesystem::remove(path);
+}
+
+TEST_F(SmtpClientAgainstPostfix, DeliversQueuedMessagesPipelinedOnOneConnection) {
+  boost::asio::io_context io;
+  client c(io.get_executor(), clinic_account(server_.password));
+  std::vector<std::error_code> results(3, make_error_code(errc::cancelled));
+  std::vector<message> messages;
+  for (int i = 0; i < 3; ++i)
+    messages.push_back(reminder(server_.user, "client" + std::to_string(i) + "@example.test"));
+  for (int i = 0; i < 3; ++i)
+    c.async_send(messages[i].make_envelope(), messages[i],
+                 [&, i](std::error_code ec, send_report) { results[i] = ec; });
+  c.async_quit([](std::error_code) {});
+  io.run();
+  for (const auto& ec : results) EXPECT_FALSE(ec) << ec.message();
+  const auto files = test::wait_for_maildir(server_, 3, std::chrono::seconds(10));
+  ASSERT_EQ(files.size(), 3u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(test::delivered_to(files, "client" + std::to_string(i) + "@example.test").size(), 1u);
+}
+
+TEST_F(SmtpClientAgainstPostfix, AcceptsTheDsnParameters) {
+  client c(clinic_account(server_.password));
+  const auto m = reminder(server_.user, "helene.dupont@example.test");
+  auto env = m.make_envelope();
+  env.ret = dsn_return::headers;
+  env.envid = "rappel-42+medor";
+  env.dsn = {{dsn_notify::success | dsn_notify::failure, "H.Dupont+old@example.test"}};
+  const auto report = c.send(env, m.render());
+  c.quit();
+  EXPECT_FALSE(report.dsn_not_offered);
+  EXPECT_TRUE(report.recipients.at(0).delivered);
+
+  // NOTIFY=SUCCESS: Postfix sends the sender (whose mail lands in the same Maildir) a
+  // delivery report carrying back the ENVID and ORCPT, decoded from xtext.
+  const auto files = test::wait_for_maildir(server_, 2, std::chrono::seconds(15));
+  ASSERT_EQ(files.size(), 2u);
+  std::string notice;
+  for (const auto& f : files) {
+    const auto text = test::read_delivered(f);
+    if (text.find("Original-Envelope-Id:") != std::string::npos) notice = text;
+  }
+  EXPECT_NE(notice.find("Original-Envelope-Id: rappel-42+medor"), std::string::npos) << notice;
+  EXPECT_NE(notice.find("Original-Recipient: rfc822;H.Dupont+old@example.test"), std::string::npos)
+      << notice;
+}
+
+TEST_F(SmtpClientAgainstPostfix, DeliversToAUtf8LocalPartWithSmtputf8) {
+  auto a = clinic_account(server_.password);
+  client c(a);
+  auto m = reminder(server_.user, "hélène.dupont@example.test");
+  const auto report = c.send(m.make_envelope(), m);
+  c.quit();
+  EXPECT_TRUE(report.recipients.at(0).delivered) << report.recipients.at(0).reply.to_string();
+  const auto files = test::wait_for_maildir(server_, 1, std::chrono::seconds(10));
+  EXPECT_EQ(test::delivered_to(files, "hélène.dupont@example.test").size(), 1u);
+}
+
+// F52: a message larger than the server's SIZE limit is refused here, before MAIL.
+TEST_F(SmtpClientAgainstPostfix, RefusesLocallyAMessageLargerThanTheServersSizeLimit_F52) {
+  client c(clinic_account(server_.password));
+  const auto m = reminder(server_.user, "helene.dupont@example.test");
+  const std::string big = m.render() + std::string(11 * 1000 * 1000, 'x');
+  const auto e =
+      test::expect_send_error(c, m.make_envelope(), big, errc::message_too_large, step::mail);
+  EXPECT_TRUE(e.is_permanent());
+  EXPECT_NE(e.report().detail.find("at most 10240000"), std::string::npos) << e.what();
+  // The connection stays usable: nothing of the refused message was sent.
+  const auto report = c.send(m.make_envelope(), m.render());
+  c.quit();
+  EXPECT_TRUE(report.recipients.at(0).delivered);
+  // Waited for, so that this delivery cannot land in the next test's Maildir window.
+  EXPECT_EQ(test::wait_for_maildir(server_, 1, std::chrono::seconds(10)).size(), 1u);
 }
 
 }  // namespace

@@ -56,6 +56,14 @@ std::string peer_connection::read_data(std::chrono::milliseconds limit) {
   }
 }
 
+bool peer_connection::has_early_input(std::chrono::milliseconds limit) {
+  if (!buffer_.empty()) return true;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
+  char c;
+  return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 bool peer_connection::client_closed(std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -70,21 +78,35 @@ bool peer_connection::client_closed(std::chrono::milliseconds limit) {
   return false;
 }
 
-scripted_peer::scripted_peer(script run, int connections) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+scripted_peer::scripted_peer(script run, int connections, const std::string& address) {
+  const bool v6 = address.find(':') != std::string::npos;
+  listen_fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
   if (listen_fd_ < 0) throw std::runtime_error("scripted_peer: socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (v6) {
+    // A v4-mapped address only binds with IPv6-only off.
+    const int off = 0;
+    ::setsockopt(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    auto& a6 = reinterpret_cast<sockaddr_in6&>(addr);
+    a6.sin6_family = AF_INET6;
+    ::inet_pton(AF_INET6, address.c_str(), &a6.sin6_addr);
+    len = sizeof a6;
+  } else {
+    auto& a4 = reinterpret_cast<sockaddr_in&>(addr);
+    a4.sin_family = AF_INET;
+    ::inet_pton(AF_INET, address.c_str(), &a4.sin_addr);
+    len = sizeof a4;
+  }
+  const socklen_t bound_len = len;
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), bound_len) != 0 ||
       ::listen(listen_fd_, 8) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     ::close(listen_fd_);
-    throw std::runtime_error("scripted_peer: cannot listen on 127.0.0.1");
+    throw std::runtime_error("scripted_peer: cannot listen on " + address);
   }
-  port_ = ntohs(addr.sin_port);
+  port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6&>(addr).sin6_port
+                   : reinterpret_cast<sockaddr_in&>(addr).sin_port);
 
   thread_ = std::thread([this, run = std::move(run), connections] {
     for (int i = 0; i < connections; ++i) {

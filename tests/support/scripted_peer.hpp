@@ -24,6 +24,9 @@ class peer_connection {
   std::string read_line(std::chrono::milliseconds limit = std::chrono::seconds(10));
   /// Reads until the end-of-data line and returns the text as sent (still dot-stuffed).
   std::string read_data(std::chrono::milliseconds limit = std::chrono::seconds(10));
+  /// True when the client sent bytes not read yet, or sends some within `limit`: a strict
+  /// server's check for commands written before their turn (RFC 5321 4.3.1).
+  bool has_early_input(std::chrono::milliseconds limit = std::chrono::milliseconds(50));
   /// True when the client has closed its side (reads return nothing more).
   bool client_closed(std::chrono::milliseconds limit = std::chrono::seconds(5));
 
@@ -40,9 +43,10 @@ class scripted_peer {
  public:
   using script = std::function<void(peer_connection&)>;
 
-  /// Listens on 127.0.0.1 with a port the system picks and runs `run` on each of up to
-  /// `connections` connections, one after another.
-  explicit scripted_peer(script run, int connections = 1);
+  /// Listens on `address` (a loopback address: 127.0.0.1, ::1, or ::ffff:127.0.0.1 for a
+  /// dual-stack socket taking IPv4) with a port the system picks and runs `run` on each
+  /// of up to `connections` connections, one after another.
+  explicit scripted_peer(script run, int connections = 1, const std::string& address = "127.0.0.1");
   /// Stops listening and waits for the script to end.
   ~scripted_peer();
 

@@ -228,6 +228,7 @@ TEST(SmtpClient, SendsNothingWhenAUtf8AddressMeetsAServerWithoutSmtputf8) {
   EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
 }
 
+// F52 (the SIZE part): refused here, before MAIL.
 TEST(SmtpClient, SendsNothingLargerThanTheServersSizeLimit) {
   scripted_peer peer(accepting_server("250-SIZE 100\r\n"));
   client c(plain_account(peer.port()));
@@ -237,6 +238,7 @@ TEST(SmtpClient, SendsNothingLargerThanTheServersSizeLimit) {
   EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
 }
 
+// F40 (the QUIT part).
 TEST(SmtpClient, DoesNotWaitLongForAQuitThatIsNeverAnswered) {
   // F40: QUIT never answered.
   scripted_peer peer(accepting_server("", /*answer_quit=*/false));

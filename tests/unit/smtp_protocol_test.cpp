@@ -17,6 +17,7 @@ reply parse_all(std::initializer_list<std::string_view> lines, bool enhanced = f
   return p.take();
 }
 
+// F22.
 TEST(ReplyParser, ReadsAMultiLineGreetingToItsLastLine) {
   reply_parser p;
   EXPECT_EQ(p.feed("220-mail.example.test ESMTP"), reply_parser::status::more);
@@ -28,6 +29,7 @@ TEST(ReplyParser, ReadsAMultiLineGreetingToItsLastLine) {
   EXPECT_EQ(r.lines[2], "ready");
 }
 
+// F23: a bare "250" ends an EHLO reply; a "334" with no text is a challenge.
 TEST(ReplyParser, AcceptsACodeWithNoText) {
   reply_parser p;
   EXPECT_EQ(p.feed("250-mail.example.test"), reply_parser::status::more);
@@ -38,6 +40,7 @@ TEST(ReplyParser, AcceptsACodeWithNoText) {
   EXPECT_EQ(p.take().code, 334);
 }
 
+// F25.
 TEST(ReplyParser, StripsAnEnhancedCodeOnlyWhenAdvertisedAndOfTheSameClass) {
   EXPECT_EQ(parse_all({"250 message processed"}, true).text(), "message processed");
   const auto queued = parse_all({"250 2.6.0 <id@example.test> Queued"}, true);
@@ -104,12 +107,21 @@ TEST(DotStuffing, GivesTheSameBytesWhateverHowTheInputIsSplit) {
   }
 }
 
+// F49 (never "localhost") and F50 (the exact "IPv6:" tag; IPv4-mapped as IPv4).
 TEST(EhloArgument, UsesAFullyQualifiedNameElseAnAddressLiteral) {
   EXPECT_EQ(ehlo_argument("poste-42.clinique.example", "192.0.2.10"), "poste-42.clinique.example");
   EXPECT_EQ(ehlo_argument("poste-42", "192.0.2.10"), "[192.0.2.10]");
   EXPECT_EQ(ehlo_argument("localhost", "127.0.0.1"), "[127.0.0.1]");
   EXPECT_EQ(ehlo_argument("poste-42", "2001:db8::19"), "[IPv6:2001:db8::19]");
   EXPECT_EQ(ehlo_argument("", "::ffff:192.0.2.47"), "[192.0.2.47]");
+}
+
+TEST(Xtext, EncodesPlusEqualsSpaceControlsAndEightBitOctets) {
+  EXPECT_EQ(xtext("QQ314159@clinique.example"), "QQ314159@clinique.example");
+  EXPECT_EQ(xtext("a+b=c d"), "a+2Bb+3Dc+20d");
+  EXPECT_EQ(xtext("\r\n\x7f"), "+0D+0A+7F");
+  EXPECT_EQ(xtext("zo\xc3\xa9"), "zo+C3+A9");
+  EXPECT_EQ(xtext(""), "");
 }
 
 }  // namespace

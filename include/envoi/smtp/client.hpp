@@ -28,20 +28,36 @@ struct data_source_deleter {
 using data_source_ptr = std::unique_ptr<data_source, data_source_deleter>;
 }  // namespace detail
 
+/// What happened to one envelope recipient.
 struct recipient_result {
   std::string address;
-  /// The reply to this recipient's RCPT command.
+  /// The last reply to this recipient's RCPT command; empty (code 0) when it was never
+  /// asked, because the transaction failed first.
   smtp::reply reply;
+  /// The server took the message for this recipient: its RCPT was accepted and the
+  /// transaction it belonged to ended with a positive reply to the end of data.
+  bool delivered = false;
 
   bool accepted() const noexcept { return reply.positive(); }
 };
 
 /// What happened to one message.
 struct send_report {
-  /// One entry per envelope recipient that got an answer, in envelope order.
+  /// One entry per envelope recipient, in envelope order.
   std::vector<recipient_result> recipients;
-  /// The reply to the end of data; its text usually carries the server's queue id.
+  /// The reply to the end of data; its text usually carries the server's queue id. When
+  /// the server limited the recipients per transaction (RFC 5321 4.5.3.1.10, `452 4.5.3`)
+  /// the message went out in several transactions, and this is the last one's reply.
   smtp::reply final_reply;
+  /// The envelope asked for DSN (RFC 3461) but the server does not offer it: the message
+  /// was sent without RET, ENVID, NOTIFY and ORCPT, so the server's default notices apply.
+  bool dsn_not_offered = false;
+  /// How many transactions the message took (more than one after `452 4.5.3`).
+  int transactions = 0;
+  /// The whole message was sent but its final reply never came (time limit or lost
+  /// connection): the server may have delivered it. The error is transient; sending again
+  /// may deliver a second copy.
+  bool outcome_unknown = false;
   /// On failure: the step that failed, the reply that ended it (if the server sent one),
   /// and a detail from below SMTP (resolver, TLS library) when there is one.
   envoi::step failed_step = envoi::step::none;
@@ -81,8 +97,24 @@ using transcript_sink = std::function<void(transcript_direction, std::string_vie
 
 /// One SMTP session with the account's server. The first send connects (resolve, TCP,
 /// greeting, EHLO, STARTTLS or implicit TLS with certificate and host-name checks, EHLO
-/// again, AUTH); later sends reuse the connection. Any failure closes the connection and
-/// the next send opens a new one. One operation at a time.
+/// again, AUTH); later sends reuse the connection.
+///
+/// Several sends may be outstanding at once: they are queued and run in the order they
+/// were made, each completing with its own report. When the server offers PIPELINING
+/// (RFC 2920), the end of one message's data goes out in the same write as the next
+/// queued message's MAIL, RCPT and DATA, so each message costs one round trip; without
+/// it every command waits for the reply to the one before (RFC 5321 4.3.1).
+///
+/// What a failure does to the queue:
+/// - a refusal that leaves the session clean (MAIL, every RCPT, or DATA refused, then
+///   RSET; a refused end of data) fails that message only; the next one uses the same
+///   connection;
+/// - any other failure (lost connection, time-out, 421, garbage) closes the connection;
+///   the failed message completes with its error, and the messages after it, including
+///   one whose commands had gone out ahead (no data of it was sent), are tried on a new
+///   connection, each once;
+/// - a message whose data was sent but whose final reply never came completes with a
+///   transient error and `send_report::outcome_unknown` set: it may have been delivered.
 class client {
  public:
   /// A client whose asynchronous operations run on `executor`.
@@ -113,9 +145,17 @@ class client {
   /// at least one recipient was accepted and the server accepted the data; refused
   /// recipients are listed in the report. Errors are in envoi's category (see errc); the
   /// report says which step failed and carries the server's reply. The handler is never
-  /// run inside this call; it runs on its associated executor if it has one. Asio's
-  /// per-operation cancellation is not supported yet: an operation runs until it ends or a
-  /// step's time limit closes the connection.
+  /// run inside this call; it runs on its associated executor if it has one. The call may
+  /// be made while other sends are outstanding (see the class): the message is queued.
+  ///
+  /// Cancellation: Asio per-operation cancellation (terminal, partial or total, e.g.
+  /// through `asio::bind_cancellation_slot`) ends this message with errc::cancelled and
+  /// leaves the other queued messages as they were. A message still waiting in the queue
+  /// completes at once; the message in progress is stopped by closing the connection
+  /// (the next message opens a new one), so the server never sees the end of its data
+  /// unless it was already sent (the report then says `outcome_unknown`); a message whose commands
+  /// already went out ahead ends when its turn comes, by closing the connection before any of its
+  /// data. Destroying the client completes every message still queued with errc::cancelled.
   template <typename CompletionToken>
   auto async_send(envelope env, std::string data, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code, send_report)>(
@@ -141,7 +181,8 @@ class client {
         token, std::move(env));
   }
 
-  /// Ends the session politely (QUIT), waiting at most a few seconds for the reply.
+  /// Ends the session politely (QUIT), waiting at most a few seconds for the reply, once
+  /// the sends queued before it have ended.
   /// Completion signature: `void(std::error_code)`; a server that never answers is not
   /// an error. Does nothing when not connected.
   template <typename CompletionToken>
