@@ -238,6 +238,19 @@ TEST(SmtpClient, SendsNothingLargerThanTheServersSizeLimit) {
   EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
 }
 
+TEST(SmtpClient, SendsNothingLargerThanTheAccountsQuotaAllows) {
+  // The provider's limit, from the account, where the server announces none.
+  scripted_peer peer(accepting_server(""));
+  auto a = plain_account(peer.port());
+  a.quota.max_message_bytes = 2048;
+  client c(a);
+  const auto e = test::expect_send_error(c, one_recipient(), std::string(2049, 'x'),
+                                         errc::message_too_large, step::mail);
+  EXPECT_NE(e.report().detail.find("the account's quota allows at most 2048"), std::string::npos)
+      << e.report().detail;
+  EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
+}
+
 // F40 (the QUIT part).
 TEST(SmtpClient, DoesNotWaitLongForAQuitThatIsNeverAnswered) {
   // F40: QUIT never answered.
