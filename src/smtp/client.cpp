@@ -260,6 +260,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
   detail::capabilities caps_;
   asio::steady_timer timer_;
   std::uint64_t watch_generation_ = 0;
+  // The deadline of the step under way; max() when nothing is watched.
+  std::chrono::steady_clock::time_point watch_until_ = std::chrono::steady_clock::time_point::max();
+  bool timer_pending_ = false;
+  std::chrono::steady_clock::time_point timer_expiry_;
   bool timed_out_ = false;
   bool quitting_ = false;
   transcript_sink transcript_;
@@ -314,6 +318,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
   // closed (and a pending look-up cancelled), which ends whatever operation is pending.
   // RFC 5321 4.5.3.2: after a time-out the replies still owed would be read as answers to
   // later commands, so the connection is never used again.
+  // The watchdog. Steps follow each other fast, so rather than moving the timer for each
+  // one (a system call each time), the timer keeps its expiry while the deadline only
+  // moves later, and when it fires it checks the deadline then in force.
   void arm(std::chrono::milliseconds limit) {
     timed_out_ = false;
     deadline_hit_ = false;
@@ -322,18 +329,37 @@ struct client::impl : std::enable_shared_from_this<impl> {
       expiry = *deadline_;
       deadline_hit_ = true;
     }
+    watch_until_ = expiry;
+    if (!timer_pending_ || timer_expiry_ > expiry) schedule_watchdog(expiry);
+  }
+  void arm(envoi::step s) { arm(limit_for(s)); }
+  void disarm() { watch_until_ = std::chrono::steady_clock::time_point::max(); }
+
+  void park_watchdog() {
+    disarm();
+    if (!timer_pending_) return;
+    ++watch_generation_;
+    timer_pending_ = false;
+    timer_.cancel();
+  }
+
+  void schedule_watchdog(std::chrono::steady_clock::time_point expiry) {
+    timer_pending_ = true;
+    timer_expiry_ = expiry;
     timer_.expires_at(expiry);
     timer_.async_wait([weak = weak_from_this(), gen = ++watch_generation_](error_code ec) {
       auto self = weak.lock();
-      if (ec || !self || gen != self->watch_generation_) return;
+      // A newer schedule replaced this wait.
+      if (!self || gen != self->watch_generation_) return;
+      self->timer_pending_ = false;
+      if (ec || self->watch_until_ == std::chrono::steady_clock::time_point::max()) return;
+      if (std::chrono::steady_clock::now() < self->watch_until_) {
+        self->schedule_watchdog(self->watch_until_);
+        return;
+      }
       self->timed_out_ = true;
       self->close();
     });
-  }
-  void arm(envoi::step s) { arm(limit_for(s)); }
-  void disarm() {
-    ++watch_generation_;
-    timer_.cancel();
   }
 
   // What a time-out says: the step's own limit, or the overall limit of the send.
@@ -419,6 +445,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<smtp::reply> read_reply(envoi::step s, std::chrono::milliseconds limit) {
     stop_if_cancelled(s);
     parser_.expect_enhanced_codes(caps_.enhanced_status_codes);
+    // Pipelined replies arrive together: those already received need no wait.
+    for (std::size_t end = input_.find('\n'); end != std::string::npos; end = input_.find('\n')) {
+      if (take_reply_line(end + 1, s)) co_return finish_reply(s);
+    }
+
     // The watchdog times the whole reply, not the gaps between its bytes: a server that
     // drips one byte at a time cannot hold the session forever.
     arm(limit);
@@ -435,26 +466,35 @@ struct client::impl : std::enable_shared_from_this<impl> {
       if (ec == asio::error::not_found)
         fail(errc::protocol_error, s, {}, "reply line longer than 64 KiB");
       if (ec) io_failed(s, ec);
-
-      std::string_view line(input_.data(), n - 1);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (transcript_) transcript_(transcript_direction::received, line);
-      const auto status = parser_.feed(line);
-      input_.erase(0, n);
-      if (status == detail::reply_parser::status::bad) {
-        disarm();
-        fail(errc::protocol_error, s, {}, "not an SMTP reply line");
-      }
-      if (status == detail::reply_parser::status::done) break;
+      if (take_reply_line(n, s)) break;
     }
     disarm();
+    co_return finish_reply(s);
+  }
+
+  // Feeds the first `n` octets of the input, one line with its LF, to the reply parser;
+  // true when they end a reply.
+  bool take_reply_line(std::size_t n, envoi::step s) {
+    std::string_view line(input_.data(), n - 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (transcript_) transcript_(transcript_direction::received, line);
+    const auto status = parser_.feed(line);
+    input_.erase(0, n);
+    if (status == detail::reply_parser::status::bad) {
+      disarm();
+      fail(errc::protocol_error, s, {}, "not an SMTP reply line");
+    }
+    return status == detail::reply_parser::status::done;
+  }
+
+  smtp::reply finish_reply(envoi::step s) {
     auto r = parser_.take();
     // RFC 5321 3.8: 421 means the server is closing the channel; nothing more may be sent.
     if (r.code == 421) {
       close();
       fail(errc::server_transient, s, std::move(r));
     }
-    co_return r;
+    return r;
   }
 
   // Under GCC 12 a braced temporary passed to a coroutine was destroyed twice (a double
@@ -577,7 +617,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     close();
     // The TLS settings must be complete before the stream exists: OpenSSL copies the
     // verification mode and trust store into each new connection when it is created.
-    configure_tls();
+    // A plaintext account never loads the trust store, which costs tens of milliseconds.
+    if (acct_.security != envoi::security::none) configure_tls();
     stream_.emplace(executor_, tls_);
 
     // Resolve and connect, trying each address in turn.
@@ -994,12 +1035,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::vector<std::size_t> batch(env.recipients.size());
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = i;
 
+    // A message whose commands went out ahead was rendered then, for this same server.
+    bool prepared = sent_ahead;
     while (!batch.empty()) {
       try {
-        data.prepare(caps_.eight_bit_mime, acct_.dkim.get());
+        if (!prepared) data.prepare(caps_.eight_bit_mime, acct_.dkim.get());
       } catch (const std::exception& e) {
         fail_clean(errc::local_failure, envoi::step::mail, {}, e.what());
       }
+      prepared = false;
       const std::string mail = mail_command(env, data);
       std::vector<std::size_t> deferred;
       co_await one_transaction(env, mail, batch, data, report, deferred, sent_ahead);
@@ -1073,6 +1117,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
       self->queue_.pop_front();
       self->complete(*job, ec);
     }
+    // An idle client holds no timer, so that a blocking call's event loop can return.
+    self->park_watchdog();
     self->worker_running_ = false;
   }
 
