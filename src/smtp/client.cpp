@@ -171,10 +171,11 @@ namespace {
 // Bytes the caller rendered, sent as they are.
 class text_source final : public detail::data_source {
  public:
-  explicit text_source(std::string text) : text_(std::move(text)) {}
+  explicit text_source(std::string text)
+      : text_(std::move(text)), eight_bit_(!mime::is_ascii(text_)) {}
   void prepare(bool, const dkim_signer*) override { offset_ = 0; }
   std::uint64_t size() const override { return text_.size(); }
-  bool eight_bit() const override { return !mime::is_ascii(text_); }
+  bool eight_bit() const override { return eight_bit_; }
   bool smtputf8() const override { return false; }
   bool next(std::string& out) override {
     if (offset_ == text_.size()) return false;
@@ -186,6 +187,7 @@ class text_source final : public detail::data_source {
 
  private:
   std::string text_;
+  bool eight_bit_;
   std::size_t offset_ = 0;
 };
 

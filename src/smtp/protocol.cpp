@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <utility>
 
 namespace envoi::smtp::detail {
@@ -105,15 +106,28 @@ capabilities parse_ehlo(const smtp::reply& r) {
 
 void dot_stuff(std::string_view in, dot_stuff_state& state, std::string& out) {
   out.reserve(out.size() + in.size() + in.size() / 64 + 8);
-  std::size_t i = 0;
-  while (i < in.size()) {
-    const char c = in[i];
+  const char* p = in.data();
+  const char* const end = p + in.size();
+  // The next CR and the next LF at or after p (end when there is none), found with memchr
+  // and kept until p passes them, so that each octet is searched once for each.
+  const char* next_cr = nullptr;
+  const char* next_lf = nullptr;
+  const auto next = [&](char c, const char*& cached) {
+    if (cached == nullptr || (cached != end && cached < p)) {
+      const void* found = std::memchr(p, c, static_cast<std::size_t>(end - p));
+      cached = found != nullptr ? static_cast<const char*>(found) : end;
+    }
+    return cached;
+  };
+
+  while (p < end) {
+    const char c = *p;
     if (state.pending_cr) {
       state.pending_cr = false;
       out += "\r\n";
       state.line_start = true;
       if (c == '\n') {  // that CR and this LF were one CRLF
-        ++i;
+        ++p;
         continue;
       }
     }
@@ -125,7 +139,7 @@ void dot_stuff(std::string_view in, dot_stuff_state& state, std::string& out) {
         out += "\r\n";
         state.line_start = true;
       }
-      ++i;
+      ++p;
       continue;
     }
 
@@ -134,10 +148,9 @@ void dot_stuff(std::string_view in, dot_stuff_state& state, std::string& out) {
     if (state.line_start && c == '.') out += '.';
     state.line_start = false;
     // The rest of the line goes out as it is.
-    std::size_t end = i + 1;
-    while (end < in.size() && in[end] != '\r' && in[end] != '\n') ++end;
-    out.append(in.data() + i, end - i);
-    i = end;
+    const char* stop = std::min(next('\r', next_cr), next('\n', next_lf));
+    out.append(p, static_cast<std::size_t>(stop - p));
+    p = stop;
   }
 }
 

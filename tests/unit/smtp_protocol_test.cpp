@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 namespace envoi::smtp::detail {
@@ -104,6 +105,41 @@ TEST(DotStuffing, GivesTheSameBytesWhateverHowTheInputIsSplit) {
       dot_stuff_finish(state, out);
       ASSERT_EQ(out, whole) << "split at " << i << " and " << j;
     }
+  }
+}
+
+TEST(DotStuffing, MatchesAPlainReadingOfTheRulesOnRandomText) {
+  // The rules read one octet at a time, as a reference: CR, LF and CRLF each end a line
+  // as CRLF; a line starting with '.' gets one more.
+  const auto reference = [](const std::string& in) {
+    std::string out;
+    bool line_start = true;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '\r' || in[i] == '\n') {
+        out += "\r\n";
+        line_start = true;
+        if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') ++i;
+        continue;
+      }
+      if (line_start && in[i] == '.') out += '.';
+      line_start = false;
+      out += in[i];
+    }
+    if (!line_start) out += "\r\n";
+    return out + ".\r\n";
+  };
+  std::mt19937 rng(5321);
+  const std::string alphabet = "ab.\r\n .";
+  for (int n = 0; n < 2000; ++n) {
+    std::string input(rng() % 300, 'x');
+    for (char& c : input) c = alphabet[rng() % alphabet.size()];
+    const std::size_t split = input.empty() ? 0 : rng() % (input.size() + 1);
+    std::string out;
+    dot_stuff_state state;
+    dot_stuff(std::string_view(input).substr(0, split), state, out);
+    dot_stuff(std::string_view(input).substr(split), state, out);
+    dot_stuff_finish(state, out);
+    ASSERT_EQ(out, reference(input)) << testing::PrintToString(input) << " split " << split;
   }
 }
 
