@@ -7,10 +7,8 @@
 //   envoi_smtp_sink_bench --sample FILE     writes one rendered reminder and exits
 //
 // MODE is `--sequential` (the default: each send is awaited before the next starts) or
-// `--window N` (N sends outstanding on the one client). The client runs one operation at
-// a time today: with N above 1, every send after the first opens its own connection and
-// cancels the other's look-up, and fails. So the window is used only when asked for, and
-// the driver leaves it out of its table when it fails.
+// `--window N` (N sends outstanding on the one client, which queues them and, where the
+// server offers PIPELINING, writes each end of data with the next message's commands).
 //
 // By default the application renders each message itself (message::render(), quoted-
 // printable text, about 2,840 bytes) and hands the bytes to the client, so the
