@@ -198,6 +198,22 @@ std::string base64(std::string_view data) {
   return out;
 }
 
+std::optional<std::string> decode_base64(std::string_view text) {
+  if (text.empty()) return std::string();
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the padding as zero bytes; they are not part of the data.
+  std::size_t size = static_cast<std::size_t>(n);
+  if (text.back() == '=') --size;
+  if (text[text.size() - 2] == '=') --size;
+  out.resize(size);
+  return out;
+}
+
 void append_base64_lines(std::string& out, std::string_view data) {
   // RFC 2045 6.8: 57 input bytes make one 76-character line.
   constexpr std::size_t group = 57;
@@ -318,7 +334,9 @@ std::string quoted_printable(std::string_view text) {
 namespace {
 
 // What one octet says about the transfer encoding a text needs.
-enum octet_class : unsigned char { octet_eight_bit = 1, octet_control = 2 };
+constexpr unsigned char octet_eight_bit = 1;
+constexpr unsigned char octet_control = 2;
+constexpr unsigned char octet_control_or_eight_bit = octet_control | octet_eight_bit;
 
 // RFC 2045 2.7 and 2.8: neither 7bit nor 8bit data holds NUL, and other control
 // characters are left to quoted-printable, which shows them as =XX.
@@ -352,8 +370,7 @@ transfer_encoding choose_transfer_encoding(std::string_view text, bool allow_8bi
   // Without 8BITMIME the first 8-bit octet settles it, and in French text that comes
   // early; so does a control character. Blocks of 64 octets keep the loop free of
   // branches on the data.
-  const unsigned char settles =
-      allow_8bit ? octet_control : static_cast<unsigned char>(octet_control | octet_eight_bit);
+  const unsigned char settles = allow_8bit ? octet_control : octet_control_or_eight_bit;
   const auto* in = reinterpret_cast<const unsigned char*>(text.data());
   unsigned char seen = 0;
   for (std::size_t pos = 0; pos < text.size(); pos += 64) {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,10 @@ std::string to_crlf(std::string_view text);
 
 /// Base64 of `data` on one line, no line breaks (SASL and the like).
 std::string base64(std::string_view data);
+
+/// The bytes of one-line base64 text (RFC 4648 4); nullopt when `text` is not base64.
+/// Empty text is empty.
+std::optional<std::string> decode_base64(std::string_view text);
 
 /// Appends the base64 of `data` to `out` in lines of 76 characters, each ended by CRLF,
 /// the last one included (RFC 2045 6.8).

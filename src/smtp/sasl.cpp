@@ -1,5 +1,7 @@
 #include "smtp/sasl.hpp"
 
+#include "mime/encoding.hpp"
+
 #include <array>
 
 #include <openssl/evp.h>
@@ -88,11 +90,11 @@ std::string exchange::initial_response() const {
       message += c.user;
       message += '\0';
       message += c.password;
-      return encode_base64(message);
+      return mime::base64(message);
     }
     case mechanism::xoauth2:
       // Google's and Microsoft's XOAUTH2: "user=" U ^A "auth=Bearer " T ^A ^A.
-      return encode_base64("user=" + c.user + "\x01" + "auth=Bearer " + c.token + "\x01\x01");
+      return mime::base64("user=" + c.user + "\x01" + "auth=Bearer " + c.token + "\x01\x01");
     case mechanism::oauthbearer: {
       // RFC 7628 3.1: a GS2 header naming the user (',' and '=' escaped as in RFC 5801
       // 5.1), then key=value pairs each ended by ^A, then a final ^A.
@@ -105,8 +107,8 @@ std::string exchange::initial_response() const {
         else
           user += ch;
       }
-      return encode_base64("n,a=" + user + ",\x01" + "host=" + c.host + "\x01" + "port=" +
-                           std::to_string(c.port) + "\x01" + "auth=Bearer " + c.token + "\x01\x01");
+      return mime::base64("n,a=" + user + ",\x01" + "host=" + c.host + "\x01" + "port=" +
+                          std::to_string(c.port) + "\x01" + "auth=Bearer " + c.token + "\x01\x01");
     }
     case mechanism::login:
     case mechanism::cram_md5:
@@ -148,15 +150,15 @@ std::string exchange::respond(std::string_view challenge) {
     case mechanism::login:
       // draft-murchison-sasl-login: the challenges' text ("Username:", "User Name",
       // nothing) varies between servers and is ignored; the user comes first.
-      if (round == 0) return encode_base64(credentials_.user);
-      if (round == 1) return encode_base64(credentials_.password);
+      if (round == 0) return mime::base64(credentials_.user);
+      if (round == 1) return mime::base64(credentials_.password);
       break;
 
     case mechanism::cram_md5:
       if (round == 0) {
-        const auto decoded = decode_base64(challenge);
+        const auto decoded = mime::decode_base64(challenge);
         if (!decoded || decoded->empty()) break;
-        return encode_base64(cram_md5_response(credentials_.user, credentials_.password, *decoded));
+        return mime::base64(cram_md5_response(credentials_.user, credentials_.password, *decoded));
       }
       break;
 
@@ -164,7 +166,7 @@ std::string exchange::respond(std::string_view challenge) {
       // A refused token comes back as a 334 carrying a JSON error; the client answers
       // with an empty line to get the final 5xx (Google's XOAUTH2 protocol).
       if (round == 0) {
-        server_error_ = decode_base64(challenge).value_or(std::string(challenge));
+        server_error_ = mime::decode_base64(challenge).value_or(std::string(challenge));
         return {};
       }
       break;
@@ -172,37 +174,12 @@ std::string exchange::respond(std::string_view challenge) {
     case mechanism::oauthbearer:
       // RFC 7628 3.2.3: the error comes in a 334; the client answers with a single ^A.
       if (round == 0) {
-        server_error_ = decode_base64(challenge).value_or(std::string(challenge));
-        return encode_base64("\x01");
+        server_error_ = mime::decode_base64(challenge).value_or(std::string(challenge));
+        return mime::base64("\x01");
       }
       break;
   }
   return "*";
-}
-
-std::string encode_base64(std::string_view data) {
-  std::string out((data.size() + 2) / 3 * 4 + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> decode_base64(std::string_view text) {
-  if (text.empty()) return std::string();
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts the padding as zero bytes; they are not part of the data.
-  std::size_t size = static_cast<std::size_t>(n);
-  if (text.back() == '=') --size;
-  if (text[text.size() - 2] == '=') --size;
-  out.resize(size);
-  return out;
 }
 
 std::string cram_md5_response(std::string_view user, std::string_view password,

@@ -93,12 +93,6 @@ class exchange {
   std::string server_error_;
 };
 
-/// Base64 of `data` (RFC 4648 4), one line.
-std::string encode_base64(std::string_view data);
-
-/// The bytes of base64 text; nullopt when `text` is not base64. Empty text is empty.
-std::optional<std::string> decode_base64(std::string_view text);
-
 /// CRAM-MD5's response (RFC 2195 2): the user, a space, and the lower-case hex of
 /// HMAC-MD5 (RFC 2104) of the decoded challenge keyed by the password; not yet base64.
 std::string cram_md5_response(std::string_view user, std::string_view password,

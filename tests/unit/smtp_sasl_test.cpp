@@ -1,5 +1,7 @@
 #include "smtp/sasl.hpp"
 
+#include "mime/encoding.hpp"
+
 #include <gtest/gtest.h>
 
 namespace envoi::smtp::detail::sasl {
@@ -12,15 +14,15 @@ credentials user_and_password(std::string user, std::string password) {
 TEST(Sasl, Base64RoundTripsEveryLengthAndRefusesWhatIsNotBase64) {
   std::string bytes;
   for (int i = 0; i < 10; ++i) {
-    const auto decoded = decode_base64(encode_base64(bytes));
+    const auto decoded = mime::decode_base64(mime::base64(bytes));
     ASSERT_TRUE(decoded);
     EXPECT_EQ(*decoded, bytes);
     bytes += static_cast<char>(0xf0 - i);
   }
-  EXPECT_EQ(encode_base64(std::string_view("\0u\0p", 4)), "AHUAcA==");
-  EXPECT_FALSE(decode_base64("abc"));
-  EXPECT_FALSE(decode_base64("ab!d"));
-  EXPECT_EQ(decode_base64(""), std::string());
+  EXPECT_EQ(mime::base64(std::string_view("\0u\0p", 4)), "AHUAcA==");
+  EXPECT_FALSE(mime::decode_base64("abc"));
+  EXPECT_FALSE(mime::decode_base64("ab!d"));
+  EXPECT_EQ(mime::decode_base64(""), std::string());
 }
 
 TEST(Sasl, AutomaticChoicePrefersPlainThenLoginThenCramMd5ForAPassword) {
@@ -77,7 +79,7 @@ TEST(Sasl, PlainWaitsForTheChallengeWhenTheLineWouldPassFiveHundredTwelveOctets)
   exchange ex(mechanism::plain, user_and_password("u", std::string(400, 'p')));
   EXPECT_EQ(ex.command(), "AUTH PLAIN");
   EXPECT_EQ(ex.shown_command("<redacted>"), "AUTH PLAIN");
-  const auto answer = decode_base64(ex.respond(""));
+  const auto answer = mime::decode_base64(ex.respond(""));
   ASSERT_TRUE(answer);
   EXPECT_EQ(*answer, std::string("\0u\0", 3) + std::string(400, 'p'));
 }
@@ -87,8 +89,8 @@ TEST(Sasl, LoginIgnoresTheChallengeTextAndSendsUserThenPassword) {
   for (const std::string_view first : {"VXNlcm5hbWU6", "dXNlcm5hbWU=", "VXNlciBOYW1lAA==", ""}) {
     exchange ex(mechanism::login, user_and_password("zoé@example.test", "pässwörd"));
     EXPECT_EQ(ex.command(), "AUTH LOGIN");
-    EXPECT_EQ(ex.respond(first), encode_base64("zoé@example.test"));
-    EXPECT_EQ(ex.respond("UGFzc3dvcmQ6"), encode_base64("pässwörd"));
+    EXPECT_EQ(ex.respond(first), mime::base64("zoé@example.test"));
+    EXPECT_EQ(ex.respond("UGFzc3dvcmQ6"), mime::base64("pässwörd"));
     EXPECT_EQ(ex.respond(""), "*");
   }
 }
@@ -100,7 +102,7 @@ TEST(Sasl, CramMd5AnswersTheRfc2195Example) {
   exchange ex(mechanism::cram_md5, user_and_password("tim", "tanstaaftanstaaf"));
   EXPECT_EQ(ex.command(), "AUTH CRAM-MD5");
   const auto answer =
-      decode_base64(ex.respond("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"));
+      mime::decode_base64(ex.respond("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"));
   ASSERT_TRUE(answer);
   EXPECT_EQ(*answer, "tim b913a602c7eda7a495b4e6e7334d3890");
 }
@@ -123,7 +125,7 @@ TEST(Sasl, Xoauth2PutsTheTokenOnTheAuthLineAndAnswersAnErrorWithAnEmptyLine) {
   // F30: the refusal comes as a 334 whose text is base64 JSON; the answer is empty.
   const std::string json =
       R"({"status":"401","schemes":"bearer","scope":"https://mail.google.com/"})";
-  EXPECT_EQ(ex.respond(encode_base64(json)), "");
+  EXPECT_EQ(ex.respond(mime::base64(json)), "");
   EXPECT_EQ(ex.server_error(), json);
 }
 
@@ -139,14 +141,15 @@ TEST(Sasl, OauthBearerFollowsRfc7628AndAnswersAnErrorWithControlA) {
             "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9NTg3AWF1dGg9QmVh"
             "cmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB");
   const std::string json = R"({"status":"invalid_token"})";
-  EXPECT_EQ(ex.respond(encode_base64(json)), "AQ==");
+  EXPECT_EQ(ex.respond(mime::base64(json)), "AQ==");
   EXPECT_EQ(ex.server_error(), json);
 }
 
 TEST(Sasl, OauthBearerEscapesCommaAndEqualsInTheUserName) {
   credentials c{"a,b=c", {}, "t", "h", 25};
   exchange ex(mechanism::oauthbearer, c);
-  const auto decoded = decode_base64(ex.command().substr(std::string("AUTH OAUTHBEARER ").size()));
+  const auto decoded =
+      mime::decode_base64(ex.command().substr(std::string("AUTH OAUTHBEARER ").size()));
   ASSERT_TRUE(decoded);
   EXPECT_EQ(decoded->rfind("n,a=a=2Cb=3Dc,\x01", 0), 0u) << *decoded;
 }
