@@ -38,6 +38,7 @@ namespace asio = boost::asio;
 namespace sasl = detail::sasl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+using envoi::log_level;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // The longest reply line accepted; RFC 5321 4.5.3.1.5 sets 512 octets, servers exceed it.
@@ -269,6 +270,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
   bool timed_out_ = false;
   bool quitting_ = false;
   transcript_sink transcript_;
+  envoi::log_sink log_;
+  // Either the transcript or the debug log wants each line of the dialogue.
+  bool tracing_ = false;
   // Set while the message itself is written: the transcript shows only its size.
   bool sending_content_ = false;
 
@@ -379,6 +383,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     parser_.take();
     resolver_.cancel();
     if (stream_) {
+      if (stream_->lowest_layer().is_open())
+        log(log_level::debug, "smtp.closed", {{"host", acct_.host}});
       error_code ignored;
       stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
       stream_->lowest_layer().close(ignored);
@@ -392,16 +398,35 @@ struct client::impl : std::enable_shared_from_this<impl> {
     fail(errc::connection_closed, s, {}, ec.message());
   }
 
+  // Sends an event to the log sink when it takes the level. A sink that throws loses
+  // its event, never the send.
+  void log(log_level level, std::string_view name,
+           std::initializer_list<envoi::log_field> fields) const {
+    if (!log_.enabled(level)) return;
+    try {
+      log_.write(envoi::log_event{level, name, {fields.begin(), fields.size()}});
+    } catch (...) {
+    }
+  }
+
+  // One line of the dialogue, already redacted, for the transcript and the debug log.
+  void trace(transcript_direction d, std::string_view line) const {
+    if (transcript_) transcript_(d, line);
+    if (d != transcript_direction::event)
+      log(log_level::debug, "smtp.line",
+          {{"direction", d == transcript_direction::sent ? "sent" : "received"}, {"text", line}});
+  }
+
   // The lines of `bytes` as the transcript shows them: `shown` instead when it is set.
   void trace_sent(std::string_view bytes, std::string_view shown) const {
     if (sending_content_) return;
     if (!shown.empty()) {
-      transcript_(transcript_direction::sent, shown);
+      trace(transcript_direction::sent, shown);
       return;
     }
     while (!bytes.empty()) {
       const auto end = bytes.find("\r\n");
-      transcript_(transcript_direction::sent, bytes.substr(0, end));
+      trace(transcript_direction::sent, bytes.substr(0, end));
       bytes.remove_prefix(end == std::string_view::npos ? bytes.size() : end + 2);
     }
   }
@@ -426,7 +451,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> write(std::string_view bytes, envoi::step s,
                               std::chrono::milliseconds limit, std::string_view shown = {}) {
     stop_if_cancelled(s);
-    if (transcript_) trace_sent(bytes, shown);
+    if (tracing_) trace_sent(bytes, shown);
     arm(limit);
     error_code ec;
     if (tls_active_) {
@@ -479,7 +504,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   bool take_reply_line(std::size_t n, envoi::step s) {
     std::string_view line(input_.data(), n - 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (transcript_) transcript_(transcript_direction::received, line);
+    if (tracing_) trace(transcript_direction::received, line);
     const auto status = parser_.feed(line);
     input_.erase(0, n);
     if (status == detail::reply_parser::status::bad) {
@@ -560,7 +585,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     disarm();
     if (!ec) {
-      if (!pin.empty() || transcript_) {
+      if (!pin.empty() || transcript_ || log_.enabled(log_level::info)) {
         const auto seen = peer_fingerprint(ssl);
         if (!pin.empty() && seen != pin) {
           close();
@@ -568,8 +593,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
                "the server's certificate has SHA-256 fingerprint " + seen.to_string() +
                    ", not the pinned " + pin.to_string());
         }
+        const std::string fingerprint = seen.to_string();
         trace_event(std::string("TLS established (") + SSL_get_version(ssl) +
-                    "), server certificate SHA-256 " + seen.to_string());
+                    "), server certificate SHA-256 " + fingerprint);
+        log(log_level::info, "smtp.tls",
+            {{"version", SSL_get_version(ssl)},
+             {"cipher", SSL_get_cipher_name(ssl)},
+             {"certificate_sha256", fingerprint}});
       }
       tls_active_ = true;
       co_return;
@@ -640,9 +670,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // Commands are written whole; waiting for a delayed ACK would only add latency.
     error_code ignored;
     stream_->next_layer().set_option(tcp::no_delay(true), ignored);
-    if (transcript_)
-      trace_event("connected to " + peer.address().to_string() + " port " +
-                  std::to_string(peer.port()));
+    if (transcript_ || log_.enabled(log_level::info)) {
+      const std::string address = peer.address().to_string();
+      const std::string port = std::to_string(peer.port());
+      trace_event("connected to " + address + " port " + port);
+      log(log_level::info, "smtp.connected",
+          {{"host", acct_.host}, {"address", address}, {"port", port}});
+    }
 
     if (acct_.security == envoi::security::tls) co_await handshake();
     co_await greeting();
@@ -771,6 +805,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // try; a second refusal is final. A 504 is about the mechanism, not the token.
     if (r.permanent() && r.code != 504 && sasl::uses_token(m)) {
       trace_event("the server refused the access token; asking the provider for a new one");
+      log(log_level::warning, "smtp.token_refused", {{"mechanism", sasl::name(m)}});
       ex.emplace(m, credentials_for(m, true));
       r = co_await sasl_exchange(*ex);
     }
@@ -799,7 +834,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
       r = co_await try_mechanism(m, ex);
       if (r.code != 504) break;
     }
-    if (r.code == 235) co_return;
+    if (r.code == 235) {
+      log(log_level::info, "smtp.authenticated",
+          {{"mechanism", sasl::name(ex->kind())}, {"login", acct_.login}});
+      co_return;
+    }
 
     // The OAuth mechanisms' JSON error says why (expired, wrong scope); it holds no token.
     std::string detail;
@@ -844,7 +883,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   // The message, dot-stuffed, in pieces, then the end of data. Each write is one block
   // of RFC 5321 4.5.3.2.5 with its own limit.
   asio::awaitable<void> write_data(detail::data_source& data, const std::string& ahead) {
-    if (transcript_) {
+    if (tracing_) {
       trace_sent({}, "<message: " + std::to_string(data.size()) + " octets>");
       sending_content_ = true;
     }
@@ -872,7 +911,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
     sending_content_ = false;
     // The next message's commands went out with the end of data.
-    if (transcript_ && !ahead.empty()) trace_sent(ahead, {});
+    if (tracing_ && !ahead.empty()) trace_sent(ahead, {});
   }
 
   std::chrono::milliseconds block_limit() const {
@@ -1141,7 +1180,50 @@ struct client::impl : std::enable_shared_from_this<impl> {
       ec = make_error_code(errc::local_failure);
       report.detail = e.what();
     }
+    log_outcome(job, ec);
     co_return ec;
+  }
+
+  // The events of a finished send: refused recipients, then sent or failed.
+  void log_outcome(const queued_job& job, std::error_code ec) const {
+    if (!log_.enabled(log_level::info) && !(ec && log_.enabled(log_level::error))) return;
+    const send_report& report = job.report;
+    const std::string& from = job.env.mail_from;
+    for (const auto& r : report.recipients) {
+      if (r.reply.code == 0 || r.accepted()) continue;
+      const std::string reply = r.reply.to_string();
+      log(log_level::warning, "smtp.recipient_refused",
+          {{"from", from}, {"recipient", r.address}, {"reply", reply}});
+    }
+    const std::string recipients = std::to_string(report.recipients.size());
+    if (!ec) {
+      const auto accepted = std::count_if(report.recipients.begin(), report.recipients.end(),
+                                          [](const recipient_result& r) { return r.delivered; });
+      const std::string accepted_text = std::to_string(accepted);
+      const std::string octets = job.source ? std::to_string(job.source->size()) : "0";
+      const std::string transactions = std::to_string(report.transactions);
+      const std::string reply = report.final_reply.to_string();
+      log(log_level::info, "smtp.sent",
+          {{"from", from},
+           {"recipients", recipients},
+           {"accepted", accepted_text},
+           {"octets", octets},
+           {"transactions", transactions},
+           {"reply", reply}});
+      return;
+    }
+    const bool transient = is_transient(ec);
+    const std::string error = ec.message();
+    const std::string reply = report.error_reply.to_string();
+    log(transient ? log_level::warning : log_level::error, "smtp.failed",
+        {{"from", from},
+         {"recipients", recipients},
+         {"step", to_string(report.failed_step)},
+         {"error", error},
+         {"reply", reply},
+         {"detail", report.detail},
+         {"transient", transient ? "yes" : "no"},
+         {"outcome_unknown", report.outcome_unknown ? "yes" : "no"}});
   }
 
   // Runs the job's handler on its associated executor (never inside async_send).
@@ -1222,6 +1304,12 @@ const envoi::account& client::settings() const noexcept {
 
 void client::set_transcript(transcript_sink sink) {
   impl_->transcript_ = std::move(sink);
+  impl_->tracing_ = impl_->transcript_ || impl_->log_.enabled(log_level::debug);
+}
+
+void client::set_log(log_sink sink) {
+  impl_->log_ = std::move(sink);
+  impl_->tracing_ = impl_->transcript_ || impl_->log_.enabled(log_level::debug);
 }
 
 detail::data_source_ptr client::text_data(std::string data) {

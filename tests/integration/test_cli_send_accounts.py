@@ -10,6 +10,7 @@ Run by ctest with ENVOI_TEST_SERVER_DIR, ENVOI_BUILD_DIR and ENVOI_SOURCE_DIR se
 """
 
 import atexit
+import base64
 import email.policy
 import os
 import shutil
@@ -96,7 +97,7 @@ def main():
     def envoi(*args, config_file=config):
         r = subprocess.run(
             [str(ENVOI), "send", "--config", str(config_file), "--subject",
-             "Compte rendu de la visite de Médor", "--text", "-", "--transcript", *args],
+             "Compte rendu de la visite de Médor", "--text", "-", "--transcript", "--log", "debug", *args],
             input="Bonjour,\nvoici le compte rendu.\n".encode(), capture_output=True,
             env=env, timeout=60)
         printed.append(r.stdout.decode() + r.stderr.decode())
@@ -125,6 +126,11 @@ def main():
     check(r.returncode == 0, f"marie at sud: exit {r.returncode}: {err}")
     check("account: site account of Clinique du Sud: shared with all its users" in err, err)
     check("C: STARTTLS" in err, f"no STARTTLS for sud:\n{err}")
+    # The library's log: the step events, and the dialogue at debug level.
+    for event in ("log: info smtp.tls version=TLSv1.", "log: info smtp.authenticated mechanism=",
+                  f"log: info smtp.sent from={s['ENVOI_TEST_USER']} recipients=1 accepted=1",
+                  "log: debug smtp.line direction=sent text=STARTTLS"):
+        check(event in err, f"no {event!r} in:\n{err}")
 
     # A reminder always goes through the site's account, whoever asks.
     r = envoi("--site", "nord", "--user", "paul", "--purpose", "reminder", "--to",
@@ -173,7 +179,12 @@ def main():
           f"port 25: exit {r.returncode}: {r.stderr.decode()}")
 
     # No secret anywhere in what the runs printed, transcripts included.
-    for secret in (s["ENVOI_TEST_PASSWORD"], s["ENVOI_TEST_PASSWORD2"]):
+    secrets = []
+    for user, password in ((s["ENVOI_TEST_USER"], s["ENVOI_TEST_PASSWORD"]),
+                           (s["ENVOI_TEST_USER2"], s["ENVOI_TEST_PASSWORD2"])):
+        secrets += [password, base64.b64encode(password.encode()).decode(),
+                    base64.b64encode(f"\0{user}\0{password}".encode()).decode()]
+    for secret in secrets:
         check(all(secret not in out for out in printed), "a password in the output")
     check(len(printed) == 10, f"{len(printed)} runs")
 

@@ -16,22 +16,15 @@
 #include <openssl/x509.h>
 #include <unistd.h>
 
+#include "mime/encoding.hpp"
 #include "support/send_expectations.hpp"
+#include "support/session_record.hpp"
 #include "support/test_server.hpp"
 
 namespace envoi::smtp {
 namespace {
 
 constexpr const char* password_variable = "ENVOI_TEST_AUTH_CLIENT_PASSWORD";
-
-std::string base64(std::string_view data) {
-  std::string out((data.size() + 2) / 3 * 4 + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 // The SHA-256 fingerprint of a PEM certificate file, computed by OpenSSL as
 // `openssl x509 -fingerprint -sha256` would.
@@ -53,31 +46,6 @@ std::string certificate_fingerprint(const std::filesystem::path& pem) {
   }
   return hex;
 }
-
-struct transcript {
-  std::vector<std::pair<transcript_direction, std::string>> lines;
-  void install(client& c) {
-    c.set_transcript(
-        [this](transcript_direction d, std::string_view l) { lines.emplace_back(d, l); });
-  }
-  std::string text() const {
-    std::string all;
-    for (const auto& [d, l] : lines)
-      all += (d == transcript_direction::sent       ? "C: "
-              : d == transcript_direction::received ? "S: "
-                                                    : "* ") +
-             l + "\n";
-    return all;
-  }
-  // The commands the client sent, by their first word.
-  std::vector<std::string> verbs() const {
-    std::vector<std::string> out;
-    for (const auto& [d, l] : lines)
-      if (d == transcript_direction::sent && l != "<redacted>" && l.front() != '<')
-        out.push_back(l.substr(0, l.find_first_of(" :")));
-    return out;
-  }
-};
 
 class SmtpClientAuthAgainstPostfix : public ::testing::Test {
  protected:
@@ -124,7 +92,7 @@ TEST_F(SmtpClientAuthAgainstPostfix,
       auto a = clinic_account(login, password);
       a.auth = method;
       client c(a);
-      transcript t;
+      test::session_record t;
       t.install(c);
       const auto data = reminder(login, "helene.dupont@example.test");
       const auto report = c.send({login, {"helene.dupont@example.test"}}, data);
@@ -134,8 +102,8 @@ TEST_F(SmtpClientAuthAgainstPostfix,
 
       const auto text = t.text();
       const std::vector<std::string> secrets = {
-          password, base64(std::string(1, '\0') + login + '\0' + password), base64(password),
-          "Medor a rendez-vous"};
+          password, mime::base64(std::string(1, '\0') + login + '\0' + password),
+          mime::base64(password), "Medor a rendez-vous"};
       for (const auto& secret : secrets)
         EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in\n" << text;
       EXPECT_NE(text.find("S: 235 2.7.0 Authentication successful"), std::string::npos) << text;
@@ -156,14 +124,15 @@ TEST_F(SmtpClientAuthAgainstPostfix, RefusedCredentialsStayOutOfTranscriptErrorA
     auto a = clinic_account(server_.user, wrong);
     a.auth = method;
     client c(a);
-    transcript t;
+    test::session_record t;
     t.install(c);
     const auto e = test::expect_send_error(c, {server_.user, {"helene.dupont@example.test"}},
                                            reminder(server_.user, "helene.dupont@example.test"),
                                            errc::auth_failed, step::auth);
     const auto everything = t.text() + e.what() + e.report().detail + e.reply().to_string();
     for (const auto& secret :
-         {wrong, base64(std::string(1, '\0') + server_.user + '\0' + wrong), base64(wrong)})
+         {wrong, mime::base64(std::string(1, '\0') + server_.user + '\0' + wrong),
+          mime::base64(wrong)})
       EXPECT_EQ(everything.find(secret), std::string::npos) << secret << " in\n" << everything;
     EXPECT_NE(t.text().find("S: 535 5.7.8"), std::string::npos) << t.text();
   }
@@ -174,7 +143,7 @@ TEST_F(SmtpClientAuthAgainstPostfix, SaysEhloAgainAfterStarttlsAndAuthenticatesO
   // F32: the submission port offers AUTH only under TLS (smtpd_tls_auth_only); the client
   // must forget the plaintext capabilities, say EHLO again, and not again after AUTH.
   client c(clinic_account(server_.user, server_.password));
-  transcript t;
+  test::session_record t;
   t.install(c);
   c.send({server_.user, {"helene.dupont@example.test"}},
          reminder(server_.user, "helene.dupont@example.test"));
@@ -202,7 +171,7 @@ TEST_F(SmtpClientAuthAgainstPostfix, APinnedCertificateReplacesTheChainCheckInBo
     a.ca_file = server_.other_ca;
     a.tls_fingerprint_sha256 = sha256_fingerprint(pin);
     client c(a);
-    transcript t;
+    test::session_record t;
     t.install(c);
     const auto report = c.send({server_.user, {"helene.dupont@example.test"}},
                                reminder(server_.user, "helene.dupont@example.test"));
@@ -225,7 +194,7 @@ TEST_F(SmtpClientAuthAgainstPostfix, RefusesACertificateThatDoesNotMatchThePinBe
     a.port = mode == security::tls ? server_.smtps_port : server_.submission_port;
     a.tls_fingerprint_sha256 = sha256_fingerprint(other);
     client c(a);
-    transcript t;
+    test::session_record t;
     t.install(c);
     const auto e = test::expect_send_error(c, {server_.user, {"helene.dupont@example.test"}},
                                            reminder(server_.user, "helene.dupont@example.test"),
@@ -265,7 +234,7 @@ TEST_F(SmtpClientAuthAgainstPostfix, RefusesACertificateIssuedForAnotherNameInBo
     a.security = mode;
     a.port = mode == security::tls ? server_.smtps_port : server_.submission_port;
     client c(a);
-    transcript t;
+    test::session_record t;
     t.install(c);
     const auto e = test::expect_send_error(c, {server_.user, {"helene.dupont@example.test"}},
                                            reminder(server_.user, "helene.dupont@example.test"),

@@ -9,12 +9,12 @@
 #include <mutex>
 #include <vector>
 
-#include <openssl/evp.h>
-
 #include <envoi/oauth2_endpoint.hpp>
 
+#include "mime/encoding.hpp"
 #include "support/scripted_peer.hpp"
 #include "support/send_expectations.hpp"
+#include "support/session_record.hpp"
 #include "support/token_endpoint.hpp"
 
 namespace envoi::smtp {
@@ -32,17 +32,8 @@ constexpr const char* user_b64 = "c3VkQGV4YW1wbGUudGVzdA==";
 constexpr const char* password_b64 = "VHIzcy1TM2NyZXQtcGVlcg==";
 constexpr const char* body = "Subject: x\r\n\r\nMedor est en pleine forme.\r\n";
 
-std::string base64(std::string_view data) {
-  std::string out((data.size() + 2) / 3 * 4 + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 std::string xoauth2(const std::string& token) {
-  return base64(std::string("user=") + user + "\x01" + "auth=Bearer " + token + "\x01\x01");
+  return mime::base64(std::string("user=") + user + "\x01" + "auth=Bearer " + token + "\x01\x01");
 }
 
 // SMTP AUTH over plain TCP is allowed to loopback only, which is where these peers are.
@@ -132,30 +123,6 @@ class listed_tokens final : public token_provider {
   mutable std::mutex mutex_;
   std::vector<std::string> tokens_;
   std::vector<bool> calls_;
-};
-
-// Records the transcript.
-struct transcript {
-  std::vector<std::pair<transcript_direction, std::string>> lines;
-  void install(client& c) {
-    c.set_transcript([this](transcript_direction d, std::string_view l) {
-      lines.emplace_back(d, std::string(l));
-    });
-  }
-  std::string text() const {
-    std::string all;
-    for (const auto& [d, l] : lines)
-      all += (d == transcript_direction::sent       ? "C: "
-              : d == transcript_direction::received ? "S: "
-                                                    : "* ") +
-             l + "\n";
-    return all;
-  }
-  bool has(transcript_direction d, std::string_view line) const {
-    for (const auto& [dir, l] : lines)
-      if (dir == d && l == line) return true;
-    return false;
-  }
 };
 
 TEST(SmtpClientAuth, PlainGoesInOneRoundTripToAServerThatWantsTheInitialResponse) {
@@ -380,9 +347,10 @@ auth_script xoauth2_server(std::string good_token, std::vector<std::string>* ans
       c.send("235 2.7.0 Accepted\r\n");
       return;
     }
-    c.send("334 " +
-           base64(R"({"status":"401","schemes":"bearer","scope":"https://mail.google.com/"})") +
-           "\r\n");
+    c.send(
+        "334 " +
+        mime::base64(R"({"status":"401","schemes":"bearer","scope":"https://mail.google.com/"})") +
+        "\r\n");
     answers->push_back(c.read_line());
     c.send("535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 Learn more\r\n");
   };
@@ -400,7 +368,7 @@ TEST(SmtpClientAuth, Xoauth2RefreshesAnExpiredTokenAndTriesOnceMore) {
   a.password = {};
   a.token_provider = tokens;
   client c(a);
-  transcript t;
+  test::session_record t;
   t.install(c);
   const auto report = c.send(one_recipient(), body);
   c.quit();
@@ -414,6 +382,13 @@ TEST(SmtpClientAuth, Xoauth2RefreshesAnExpiredTokenAndTriesOnceMore) {
                                    xoauth2("expired-token-41"), xoauth2("fresh-token-42")})
     EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in\n" << text;
   EXPECT_TRUE(t.has(transcript_direction::sent, "AUTH XOAUTH2 <redacted>")) << text;
+  EXPECT_EQ(t.event("smtp.token_refused"), "warning smtp.token_refused mechanism=XOAUTH2") << text;
+  EXPECT_EQ(t.event("smtp.authenticated"),
+            "info smtp.authenticated mechanism=XOAUTH2 login=sud@example.test")
+      << text;
+  EXPECT_NE(t.event("smtp.line").find("debug smtp.line direction=received text="),
+            std::string::npos)
+      << text;
 }
 
 TEST(SmtpClientAuth, Xoauth2WithTokensFromAnHttpsTokenEndpoint) {
@@ -437,7 +412,7 @@ TEST(SmtpClientAuth, Xoauth2WithTokensFromAnHttpsTokenEndpoint) {
   a.password = {};
   a.token_provider = provider;
   client c(a);
-  transcript t;
+  test::session_record t;
   t.install(c);
   const auto report = c.send(one_recipient(), body);
   c.quit();
@@ -516,8 +491,9 @@ TEST(SmtpClientAuth, OauthBearerIsPreferredWhenOfferedWithAToken) {
   client c(a);
   c.send(one_recipient(), body);
   c.quit();
-  const auto expected = base64(std::string("n,a=") + user + ",\x01host=127.0.0.1\x01port=" +
-                               std::to_string(peer.port()) + "\x01" + "auth=Bearer tok-7\x01\x01");
+  const auto expected = mime::base64(std::string("n,a=") + user +
+                                     ",\x01host=127.0.0.1\x01port=" + std::to_string(peer.port()) +
+                                     "\x01" + "auth=Bearer tok-7\x01\x01");
   EXPECT_EQ(seen, "AUTH OAUTHBEARER " + expected + "\r\n");
   EXPECT_EQ(delivered, 1);
 }
@@ -602,7 +578,7 @@ TEST(SmtpClientTranscript, ShowsBothDirectionsWithAuthDataAndTheMessageRedacted)
   for (const auto& r : runs) {
     scripted_peer peer(auth_server(r.offered, r.script));
     client c(auth_account(peer.port()));
-    transcript t;
+    test::session_record t;
     t.install(c);
     std::string everything;
     try {
@@ -626,6 +602,11 @@ TEST(SmtpClientTranscript, ShowsBothDirectionsWithAuthDataAndTheMessageRedacted)
         << t.text();
     EXPECT_TRUE(t.has(transcript_direction::sent, "MAIL FROM:<sud@example.test>") == r.accepted)
         << t.text();
+    // The debug log shows the same redacted lines, and the outcome.
+    EXPECT_NE(t.text().find("log: debug smtp.line direction=sent text=\"" + r.shown_auth + "\""),
+              std::string::npos)
+        << t.text();
+    EXPECT_FALSE(t.event(r.accepted ? "smtp.sent" : "smtp.failed").empty()) << t.text();
     const auto text = t.text() + everything;
     for (const auto& secret : secrets)
       EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in\n" << text;

@@ -3,7 +3,7 @@
 //   envoi send [--config FILE] [--site ID] [--user ID] [--purpose reminder|correspondence]
 //              --to ADDR [--to ADDR...] [--cc ADDR] [--bcc ADDR]
 //              --subject TEXT (--text FILE | --text -) [--html FILE] [--attach FILE...]
-//              [--dry-run] [--transcript]
+//              [--dry-run] [--transcript] [--log debug|info|warning|error]
 //   envoi preset ADDRESS [--relay NAME] [--site ID] [--dns-server IPV4:PORT] [--no-dns]
 //
 // send's account comes from the configuration's sites and users (envoi::account_resolver);
@@ -46,6 +46,7 @@ struct send_options {
   std::vector<std::string> to, cc, bcc, attach;
   std::string subject, text, html;
   bool dry_run = false, transcript = false;
+  std::string log;
 };
 
 // A file's bytes, or standard input's for "-".
@@ -126,6 +127,12 @@ int send(const send_options& o) {
                                                           : "* ")
                 << line << '\n';
     });
+  if (!o.log.empty()) {
+    envoi::log_level threshold = envoi::log_level::info;
+    envoi::parse_log_level(o.log, threshold);
+    client.set_log(
+        {[](const envoi::log_event& e) { std::cerr << "log: " << format(e) << '\n'; }, threshold});
+  }
   try {
     const auto report = client.send(env, m);
     client.quit();
@@ -270,6 +277,8 @@ int main(int argc, char** argv) {
   cmd->add_option("--attach", o.attach, "a file to attach");
   cmd->add_flag("--dry-run", o.dry_run, "print the message instead of sending it");
   cmd->add_flag("--transcript", o.transcript, "show the SMTP dialogue on stderr");
+  cmd->add_option("--log", o.log, "write the library's events at this level and above to stderr")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
 
   preset_options p;
   auto* preset_cmd = app.add_subcommand("preset", "suggest the SMTP settings for an address");

@@ -14,6 +14,7 @@
 
 #include <envoi/account.hpp>
 #include <envoi/error.hpp>
+#include <envoi/log.hpp>
 #include <envoi/message.hpp>
 #include <envoi/smtp/reply.hpp>
 
@@ -138,6 +139,24 @@ class client {
   /// sink installed the dialogue costs one test per line. Call it only while no
   /// operation is running.
   void set_transcript(transcript_sink sink);
+
+  /// Installs `sink` for the events of every later session; an empty `write` removes it.
+  /// No event holds a password, token or AUTH data, nor the message's text. The events:
+  /// - debug `smtp.line` (direction: sent or received; text): each line of the dialogue,
+  ///   redacted as the transcript is (see set_transcript);
+  /// - info `smtp.connected` (host, address, port);
+  /// - info `smtp.tls` (version, cipher, certificate_sha256);
+  /// - info `smtp.authenticated` (mechanism, login);
+  /// - warning `smtp.token_refused` (mechanism): a new access token is asked for;
+  /// - info `smtp.sent` (from, recipients, accepted, octets, transactions, reply): the
+  ///   server took the message, `reply` being its final reply (with its queue id);
+  /// - warning `smtp.recipient_refused` (from, recipient, reply);
+  /// - warning (transient) or error `smtp.failed` (from, recipients, step, error, reply,
+  ///   detail, transient: yes or no, outcome_unknown: yes or no);
+  /// - debug `smtp.closed` (host): the connection was closed.
+  /// Like the transcript sink, it runs on the client's executor inside the operation; call
+  /// this only while no operation is running.
+  void set_log(log_sink sink);
 
   /// Sends `data` (the rendered message, before dot-stuffing) to the envelope.
   ///
