@@ -57,7 +57,7 @@ std::size_t closing_quote(std::string_view s, std::size_t open) noexcept {
 
 // Refuses what no part of a mailbox may hold, whatever the syntax.
 void check_text(std::string_view text, std::string_view field, std::string_view what) {
-  if (text.find_first_of("\r\n") != std::string_view::npos)
+  if (mime::has_line_break(text))
     throw invalid_input(std::string(field), std::string(what) + " contains a line break");
   if (text.find('\0') != std::string_view::npos)
     throw invalid_input(std::string(field), std::string(what) + " contains a NUL character");

@@ -1,11 +1,15 @@
 #include <envoi/message.hpp>
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <stdexcept>
@@ -23,10 +27,39 @@
 namespace envoi {
 namespace {
 
+std::atomic<unsigned> forks{0};
+
+// `n` (at most 64) random octets from OpenSSL, drawn 512 at a time: a RAND_bytes call costs
+// about as much as encoding a Subject, and a sending loop needs 16 octets per message. A
+// child process draws afresh after fork(), so that it never repeats its parent's octets.
+void random_octets(unsigned char* out, std::size_t n) {
+  static const bool fork_hook = [] {
+    return ::pthread_atfork(nullptr, nullptr,
+                            [] { forks.fetch_add(1, std::memory_order_relaxed); }) == 0;
+  }();
+  struct pool {
+    std::array<unsigned char, 512> octets{};
+    std::size_t used = 512;
+    unsigned forks = 0;
+  };
+  thread_local pool p;
+  const unsigned now = forks.load(std::memory_order_relaxed);
+  if (p.used + n > p.octets.size() || p.forks != now || !fork_hook) {
+    if (RAND_bytes(p.octets.data(), static_cast<int>(p.octets.size())) != 1)
+      throw std::runtime_error("the system's random generator failed");
+    p.used = 0;
+    p.forks = now;
+  }
+  std::memcpy(out, p.octets.data() + p.used, n);
+  // Octets handed out are not kept.
+  std::memset(p.octets.data() + p.used, 0, n);
+  p.used += n;
+}
+
 std::string random_hex(std::size_t bytes) {
   unsigned char buffer[32];
-  if (bytes > sizeof buffer || RAND_bytes(buffer, static_cast<int>(bytes)) != 1)
-    throw std::runtime_error("the system's random generator failed");
+  if (bytes > sizeof buffer) throw std::logic_error("random_hex: too many octets asked");
+  random_octets(buffer, bytes);
   static constexpr char hex[] = "0123456789abcdef";
   std::string out(2 * bytes, '\0');
   for (std::size_t i = 0; i < bytes; ++i) {
@@ -507,7 +540,7 @@ message& message::add_bcc(mailbox m) {
 message& message::subject(std::string text) {
   // RFC 5322 2.2: a header body holds no CR or LF except in folding, which envoi adds itself;
   // a line break here would start a header of the caller's choosing.
-  if (text.find_first_of("\r\n") != std::string::npos)
+  if (mime::has_line_break(text))
     throw invalid_input("subject", "contains a line break; a subject is a single line");
   if (text.find('\0') != std::string::npos)
     throw invalid_input("subject", "contains a NUL character");
@@ -567,7 +600,7 @@ message& message::attach_calendar_event(calendar_event e) {
   check_calendar_text(e.location, "the location");
   check_calendar_text(e.description, "the description");
   check_calendar_text(e.uid, "the UID");
-  if (e.uid.find_first_of("\r\n") != std::string::npos)
+  if (mime::has_line_break(e.uid))
     throw invalid_input("calendar_event", "the UID contains a line break");
   if (e.uid.empty()) {
     // RFC 5545 3.8.4.7: unique worldwide; kept so that a resent invitation updates the
@@ -614,8 +647,7 @@ message& message::add_header(std::string name, std::string value) {
     throw invalid_input(name, "is written by envoi itself and cannot be added");
   // RFC 5322 2.2: the value becomes one unstructured field; a line break in it would start
   // a header of the caller's choosing.
-  if (value.find_first_of("\r\n") != std::string::npos)
-    throw invalid_input(name, "the value contains a line break");
+  if (mime::has_line_break(value)) throw invalid_input(name, "the value contains a line break");
   if (value.find('\0') != std::string::npos)
     throw invalid_input(name, "the value contains a NUL character");
   if (!mime::is_valid_utf8(value)) throw invalid_input(name, "the value is not valid UTF-8");

@@ -30,6 +30,9 @@ bool is_ascii(std::string_view s) noexcept;
 /// True when `s` holds CR, LF or NUL, which no header value may carry.
 bool has_cr_lf_or_nul(std::string_view s) noexcept;
 
+/// True when `s` holds CR or LF.
+bool has_line_break(std::string_view s) noexcept;
+
 /// `text` with every line end (LF, CR or CRLF) written as CRLF.
 std::string to_crlf(std::string_view text);
 

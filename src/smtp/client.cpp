@@ -106,7 +106,10 @@ std::string machine_name() {
 // the line or the brackets would let the address add commands of its own.
 void check_envelope(const envelope& env) {
   const auto check = [](const std::string& address) {
-    if (address.find_first_of(std::string_view("\r\n\0<> ", 6)) != std::string::npos)
+    bool bad = false;
+    for (const char c : address)
+      bad |= (c == '\r') | (c == '\n') | (c == '\0') | (c == '<') | (c == '>') | (c == ' ');
+    if (bad)
       fail_clean(errc::invalid_envelope, envoi::step::mail, {},
                  "the address \"" + address + "\" holds a line break, NUL, space, '<' or '>'");
   };

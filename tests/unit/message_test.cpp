@@ -1,5 +1,6 @@
 #include <envoi/message.hpp>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <clocale>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <regex>
+#include <set>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -364,6 +366,34 @@ TEST(Message, MessageIdIsRandomAtTheSendersDomain) {
   EXPECT_NE(a.message_id(), b.message_id());
   EXPECT_EQ(a.message_id(), a.message_id());
   EXPECT_EQ(header_value(a.render(), "Message-ID"), "<" + a.message_id() + ">");
+}
+
+TEST(Message, MessageIdsAreDistinctAcrossManyMessagesAndAFork) {
+  // The random octets are drawn in batches; no batch may be handed out twice, in this
+  // process or in a child forked while one is half used.
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(seen.insert(basic_message().message_id()).second);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    const std::string id = basic_message().message_id();
+    const bool written = ::write(fds[1], id.data(), id.size()) == static_cast<ssize_t>(id.size());
+    ::_exit(written ? 0 : 1);
+  }
+  ::close(fds[1]);
+  const std::string parent_id = basic_message().message_id();
+  std::string child_id(100, '\0');
+  const ssize_t n = ::read(fds[0], child_id.data(), child_id.size());
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_GT(n, 0);
+  child_id.resize(static_cast<std::size_t>(n));
+  EXPECT_EQ(child_id.size(), parent_id.size());
+  EXPECT_NE(child_id, parent_id);
+  EXPECT_FALSE(seen.count(child_id));
 }
 
 TEST(Message, MessageIdSetterChecksItsInput) {

@@ -208,6 +208,26 @@ TEST(Mime, Utf8ValidationFindsABadSequenceAfterAnyLengthOfAscii) {
     EXPECT_FALSE(mime::is_valid_utf8(ascii + "\xC3")) << n;
     EXPECT_FALSE(mime::is_valid_utf8(ascii + "\xC3" + ascii)) << n;
     EXPECT_FALSE(mime::is_valid_utf8(ascii + "\xE9t\xE9" + ascii)) << n;
+    // Several 8-bit sequences within one block of eight, the bad one not the first.
+    EXPECT_TRUE(mime::is_valid_utf8(ascii + "éaèb€c🐾" + ascii)) << n;
+    EXPECT_FALSE(mime::is_valid_utf8(ascii + "éa\xFF" + ascii)) << n;
+    EXPECT_FALSE(mime::is_valid_utf8(ascii + "é\x80" + ascii)) << n;
+    EXPECT_FALSE(mime::is_valid_utf8(ascii + "ab\xC3\xA9\xC3" + ascii)) << n;
+  }
+}
+
+TEST(Mime, LineBreakAndNulFoundAtEveryPosition) {
+  for (std::size_t n = 0; n < 40; ++n) {
+    const std::string before(n, 'a');
+    const std::string after(39 - n, 'b');
+    EXPECT_FALSE(mime::has_line_break(before + after));
+    EXPECT_FALSE(mime::has_cr_lf_or_nul(before + "é" + after));
+    for (const char c : {'\r', '\n'}) {
+      EXPECT_TRUE(mime::has_line_break(before + c + after)) << n;
+      EXPECT_TRUE(mime::has_cr_lf_or_nul(before + c + after)) << n;
+    }
+    EXPECT_FALSE(mime::has_line_break(before + '\0' + after)) << n;
+    EXPECT_TRUE(mime::has_cr_lf_or_nul(before + '\0' + after)) << n;
   }
 }
 
@@ -276,6 +296,28 @@ TEST(Mime, QuotedPrintableDecodesBackAtEverySplitOfTheInput) {
       for (char c : line) EXPECT_LT(static_cast<unsigned char>(c), 0x80) << line;
     }
     EXPECT_EQ(qp_decode(encoded), mime::to_crlf(input)) << n;
+  }
+}
+
+TEST(Mime, QuotedPrintableEncodesEveryOctetAtEveryPositionOfALongLine) {
+  // Plain text is copied eight octets at a time: each octet value, at each offset within
+  // and across those blocks and near the 76-character limit, must still be seen.
+  for (int value = 0; value < 256; ++value) {
+    for (std::size_t pos = 0; pos < 90; ++pos) {
+      std::string input(120, 'x');
+      input[pos] = static_cast<char>(value);
+      if (pos > 0 && value % 2 == 0) input[pos - 1] = ' ';
+      const std::string encoded = mime::quoted_printable(input);
+      for (const auto& line : lines_of(encoded)) {
+        ASSERT_LE(line.size(), 76u) << value << " at " << pos;
+        ASSERT_TRUE(line.empty() || (line.back() != ' ' && line.back() != '\t'));
+        for (const char c : line) {
+          const auto u = static_cast<unsigned char>(c);
+          ASSERT_TRUE(u == '\t' || (u >= 0x20 && u < 0x7F)) << value << " at " << pos;
+        }
+      }
+      ASSERT_EQ(qp_decode(encoded), mime::to_crlf(input)) << value << " at " << pos;
+    }
   }
 }
 
