@@ -22,7 +22,25 @@ namespace {
 
 }  // namespace
 
+bool is_environment_variable_name(std::string_view name) noexcept {
+  // POSIX 8.1: letters, digits and underscore, not starting with a digit.
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (const char c : name) {
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 secret_ref secret_ref::from_env(std::string name) {
+  // A value that is no variable name is often the password itself, typed where the name
+  // of its variable belongs: it is not repeated in the error.
+  if (!is_environment_variable_name(name))
+    throw invalid_input("environment variable",
+                        "the name given is not one (ASCII letters, digits and '_', not "
+                        "starting with a digit); name the variable that holds the secret, "
+                        "never the secret itself");
   secret_ref s;
   s.kind_ = kind::env;
   s.source_ = std::move(name);
@@ -53,7 +71,8 @@ std::string secret_ref::read() const {
       // getenv is not synchronised with setenv; the application sets its environment
       // before it starts sending, so reading here is safe in practice.
       const char* value = std::getenv(source_.c_str());
-      if (value == nullptr) fail(describe(), "is not set");
+      if (value == nullptr)
+        fail(describe(), "is not set; set it to the secret before starting the program");
       if (*value == '\0') fail(describe(), "is empty");
       return value;
     }

@@ -194,9 +194,17 @@ secret_ref secret_at(const reader& r, const toml::table& t, std::string_view pre
     r.fail(later->source(), join(prefix, later == env ? env_key : file_key),
            fmt::format("set either {} or {}, not both", env_key, file_key));
   }
-  if (env)
-    return secret_ref::from_env(
-        string_at(r, *env, join(prefix, env_key), "an environment variable's name"));
+  if (env) {
+    std::string variable =
+        string_at(r, *env, join(prefix, env_key), "an environment variable's name");
+    // The value is not quoted back: it may be the password itself, pasted here.
+    if (!is_environment_variable_name(variable))
+      r.fail(env->source(), join(prefix, env_key),
+             "expected the name of the environment variable that holds the secret (ASCII "
+             "letters, digits and '_', not starting with a digit), such as ENVOI_SUD_PASSWORD; "
+             "the secret itself never goes in this file");
+    return secret_ref::from_env(std::move(variable));
+  }
   if (file)
     return secret_ref::from_file(
         r.resolve(string_at(r, *file, join(prefix, file_key), "a file's path")));

@@ -87,12 +87,17 @@ struct quota {
   std::uint64_t max_message_bytes = 0;
 };
 
+/// True when `name` can be an environment variable's name: ASCII letters, digits and '_',
+/// not starting with a digit (POSIX 8.1).
+bool is_environment_variable_name(std::string_view name) noexcept;
+
 /// Where a password comes from. The value itself is read only when it is needed and
 /// is never logged or put in an error text.
 class secret_ref {
  public:
   secret_ref() = default;
-  /// The value of environment variable `name`.
+  /// The value of environment variable `name`. Throws invalid_input when `name` is not a
+  /// variable name (see is_environment_variable_name), without repeating it.
   static secret_ref from_env(std::string name);
   /// The contents of a file, without its final line end.
   static secret_ref from_file(std::filesystem::path path);

@@ -661,9 +661,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
     auto [rec, endpoints] =
         co_await resolver_.async_resolve(acct_.host, std::to_string(acct_.port), use_tuple);
     disarm();
-    if (rec)
+    if (rec) {
+      // The name's own DNS servers said it does not exist: a typing mistake far more often
+      // than an outage.
+      std::string detail = rec.message();
+      if (rec == asio::error::host_not_found)
+        detail += "; check the host name \"" + acct_.host + "\" in the account's settings";
       fail(timed_out_ ? errc::timed_out : errc::resolve_failed, envoi::step::resolve, {},
-           rec.message());
+           std::move(detail));
+    }
     arm(envoi::step::connect);
     auto [cec, peer] = co_await asio::async_connect(stream_->next_layer(), endpoints, use_tuple);
     disarm();
@@ -782,9 +788,22 @@ struct client::impl : std::enable_shared_from_this<impl> {
     try {
       c.password = acct_.password.read();
     } catch (const std::system_error& e) {
-      fail(errc::secret_unavailable, envoi::step::auth, {}, e.what());
+      // what() ends with the code's message, which send_error adds again.
+      std::string_view why = e.what();
+      const std::string suffix = ": " + e.code().message();
+      if (why.size() > suffix.size() && why.ends_with(suffix)) why.remove_suffix(suffix.size());
+      fail(errc::secret_unavailable, envoi::step::auth, {}, std::string(why));
     }
     return c;
+  }
+
+  // RFC 3463 X.7.X is a security or policy refusal. From a server that offers AUTH to a
+  // client that did not log in, it is nearly always "relay access denied" or
+  // "authentication required" (Postfix, Exchange, the French ISPs).
+  std::string login_hint(const smtp::reply& r) const {
+    if (!acct_.login.empty() || caps_.auth.empty() || !r.enhanced.starts_with("5.7.")) return {};
+    return "the server offers AUTH and this account has no login: it probably wants one "
+           "(set login and password_env or password_file)";
   }
 
   // One AUTH command and its challenges (RFC 4954 4); returns the final reply.
@@ -985,16 +1004,25 @@ struct client::impl : std::enable_shared_from_this<impl> {
       // clears the transaction for the next message (F42).
       if (data_reply.code == 354) co_await command(".", envoi::step::data);
       co_await reset(envoi::step::mail);
+      if (!mail_reply.positive() && !mail_reply.transient()) {
+        std::string hint = login_hint(mail_reply);
+        fail_clean(errc::server_permanent, envoi::step::mail, std::move(mail_reply),
+                   std::move(hint));
+      }
       if (!mail_reply.positive()) refused_clean(envoi::step::mail, std::move(mail_reply));
       // The server would not take even one recipient: trying again now would loop.
       if (!too_many.empty())
         fail_clean(errc::server_transient, envoi::step::rcpt, std::move(too_many));
-      const auto transient = std::any_of(batch.begin(), batch.end(), [&](std::size_t i) {
-        return report.recipients[i].reply.transient();
+      // Trying again later helps only when every refusal was for now; a reply of the
+      // kind that decided is the one reported (each is in report.recipients).
+      const auto permanent = std::find_if(batch.begin(), batch.end(), [&](std::size_t i) {
+        return !report.recipients[i].reply.transient();
       });
-      auto last = report.recipients[batch.back()].reply;
-      fail_clean(transient ? errc::server_transient : errc::all_recipients_refused,
-                 envoi::step::rcpt, std::move(last));
+      if (permanent != batch.end())
+        fail_clean(errc::all_recipients_refused, envoi::step::rcpt,
+                   report.recipients[*permanent].reply,
+                   login_hint(report.recipients[*permanent].reply));
+      fail_clean(errc::server_transient, envoi::step::rcpt, report.recipients[batch.back()].reply);
     }
 
     if (!caps_.pipelining) data_reply = co_await command("DATA", envoi::step::data);

@@ -1,7 +1,7 @@
 """`envoi send`, the command-line contract: --dry-run prints the exact message and the
 envelope and connects to nothing; a real send through the test Postfix exits 0 when every
 recipient is accepted, 1 when one is refused, 2 for a usage or configuration error and 3
-when the server cannot be reached; --transcript shows the dialogue on stderr without
+when the server cannot be reached or refuses every recipient for now (a scripted peer); --transcript shows the dialogue on stderr without
 the password.
 
 Run by ctest with ENVOI_TEST_SERVER_DIR, ENVOI_BUILD_DIR and ENVOI_SOURCE_DIR set.
@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from email.parser import BytesParser
 
 from reminders_run import BUILD, DATA, server_settings, write_config
@@ -31,6 +32,116 @@ def envoi(*args, stdin=b"", env_extra=None):
     env = dict(os.environ, **(env_extra or {}))
     return subprocess.run([str(ENVOI), *args], input=stdin, capture_output=True, env=env,
                           timeout=60)
+
+
+class RefusingPeer:
+    """An SMTP server on loopback, without TLS or AUTH, that answers RCPT by the local part:
+    busy... 450 (for now), nobody... 550 (for good), anything else 250; it takes the
+    message and counts the recipients each one went to."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.port = self.listener.getsockname()[1]
+        self.delivered = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as lines:
+                self.session(conn, lines)
+
+    def session(self, conn, lines):
+        conn.sendall(b"220 peer.test ESMTP\r\n")
+        accepted = []
+        while True:
+            line = lines.readline()
+            if not line:
+                return
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-peer.test\r\n250 8BITMIME\r\n")
+            elif verb in (b"MAIL", b"RSET"):
+                accepted = []
+                conn.sendall(b"250 2.0.0 ok\r\n")
+            elif verb == b"RCPT":
+                address = line.split(b"<", 1)[1].split(b">", 1)[0].decode()
+                if address.startswith("busy"):
+                    conn.sendall(b"450 4.2.1 mailbox busy, try later\r\n")
+                elif address.startswith("nobody"):
+                    conn.sendall(b"550 5.1.1 no such user\r\n")
+                else:
+                    accepted.append(address)
+                    conn.sendall(b"250 2.1.5 ok\r\n")
+            elif verb == b"DATA":
+                if not accepted:
+                    conn.sendall(b"554 5.5.1 no valid recipients\r\n")
+                    continue
+                conn.sendall(b"354 go ahead\r\n")
+                while lines.readline() not in (b".\r\n", b""):
+                    pass
+                self.delivered.extend(accepted)
+                conn.sendall(b"250 2.0.0 queued as P1\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 2.0.0 bye\r\n")
+                return
+            else:
+                conn.sendall(b"502 5.5.2 not here\r\n")
+
+    def close(self):
+        self.listener.close()
+
+
+def refusals_for_now(config_dir, body):
+    """Exit statuses when recipients are refused for now (4xx): 3 only when nobody got the
+    message; 1, naming whom to send it to again, when some did."""
+    peer = RefusingPeer()
+    config = config_dir / "peer.toml"
+    config.write_text(f"""[sites.peer]
+name = "Clinique de test"
+from = "sud@example.test"
+[sites.peer.smtp]
+host = "127.0.0.1"
+port = {peer.port}
+security = "none"
+""")
+    try:
+        def send(*to):
+            args = ["send", "--config", str(config), "--subject", "x", "--text", "-"]
+            for address in to:
+                args += ["--to", address]
+            r = envoi(*args, stdin=body)
+            return r.returncode, r.stderr.decode()
+
+        code, err = send("busy1@example.test", "busy2@example.test")
+        check(code == 3, f"every recipient busy: exit {code}: {err}")
+        check("refused for now busy1@example.test: 450 4.2.1" in err, f"busy lines: {err}")
+        check(peer.delivered == [], f"delivered with every recipient busy: {peer.delivered}")
+
+        code, err = send("helene@example.test", "busy@example.test")
+        check(code == 1, f"one accepted, one busy: exit {code}: {err}")
+        check("accepted helene@example.test" in err, f"accepted line: {err}")
+        check("send it again later to busy@example.test only" in err, f"no retry hint: {err}")
+        check(peer.delivered == ["helene@example.test"], f"delivered {peer.delivered}")
+
+        for order in (("busy@example.test", "nobody@example.test"),
+                      ("nobody@example.test", "busy@example.test")):
+            code, err = send(*order)
+            check(code == 1, f"busy and unknown {order}: exit {code}: {err}")
+            check("refused for now busy@example.test: 450" in err and
+                  "refused nobody@example.test: 550 5.1.1" in err,
+                  f"busy and unknown {order}: each recipient's reply not shown: {err}")
+            check("for now (4xx)" not in err.split("not sent:", 1)[-1],
+                  f"a 550 called a refusal for now: {err}")
+        check(peer.delivered == ["helene@example.test"], f"delivered {peer.delivered}")
+    finally:
+        peer.close()
 
 
 def main():
@@ -119,6 +230,8 @@ def main():
               env_extra=passwords)
     check(r.returncode == 3 and b"connect" in r.stderr,
           f"unreachable: exit {r.returncode}: {r.stderr.decode()}")
+
+    refusals_for_now(config.parent, body)
 
     for f in failures:
         print("FAIL:", f)

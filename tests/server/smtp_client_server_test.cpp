@@ -149,6 +149,26 @@ TEST_F(SmtpClientAgainstPostfix, GivesNoCredentialsToAServerWithoutStarttls) {
   EXPECT_TRUE(test::wait_for_maildir(server_, 1, std::chrono::seconds(1)).empty());
 }
 
+TEST_F(SmtpClientAgainstPostfix, AnAccountWithoutALoginIsToldTheServerProbablyWantsOne) {
+  // The submission port relays only for clients that logged in: Postfix refuses each
+  // recipient with a 5.7.1 "Access denied", which says nothing about logging in.
+  auto a = clinic_account(server_.password);
+  a.login.clear();
+  a.password = {};
+  client c(a);
+  const auto e = expect_failure(c, reminder(server_.user, "helene.dupont@example.test"),
+                                errc::all_recipients_refused, step::rcpt);
+  EXPECT_TRUE(e.reply().enhanced.starts_with("5.7.")) << e.what();
+  EXPECT_NE(std::string(e.what()).find("this account has no login"), std::string::npos) << e.what();
+  EXPECT_TRUE(test::wait_for_maildir(server_, 1, std::chrono::seconds(1)).empty());
+
+  // An unknown mailbox (5.1.1) from an account that did log in gets no such hint.
+  client logged_in(clinic_account(server_.password));
+  const auto unknown = expect_failure(logged_in, reminder(server_.user, "unknown@example.test"),
+                                      errc::all_recipients_refused, step::rcpt);
+  EXPECT_EQ(std::string(unknown.what()).find("no login"), std::string::npos) << unknown.what();
+}
+
 TEST_F(SmtpClientAgainstPostfix, ReportsARefusedRecipientAndDeliversToTheOthers) {
   client c(clinic_account(server_.password));
   auto m = reminder(server_.user, "helene.dupont@example.test");

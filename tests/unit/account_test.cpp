@@ -73,6 +73,21 @@ TEST(SecretRef, NamesAnUnsetVariableInItsError) {
   EXPECT_NE(std::string(e.what()).find("not set"), std::string::npos);
 }
 
+TEST(SecretRef, RefusesANameThatIsNoVariableWithoutRepeatingIt) {
+  for (const std::string name :
+       {secret, std::string("A B"), std::string("1PASSWORD"), std::string("")}) {
+    try {
+      (void)envoi::secret_ref::from_env(name);
+      ADD_FAILURE() << "accepted: " << name;
+    } catch (const envoi::invalid_input& e) {
+      if (!name.empty()) EXPECT_EQ(std::string(e.what()).find(name), std::string::npos);
+      EXPECT_NE(std::string(e.what()).find("never the secret itself"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(envoi::is_environment_variable_name("_envoi_2"));
+  EXPECT_FALSE(envoi::is_environment_variable_name("MOT_DE_PASSÉ"));
+}
+
 TEST(SecretRef, RefusesAnEmptyVariable) {
   ::setenv("ENVOI_TEST_SECRET_EMPTY", "", 1);
   const auto e = read_failure(envoi::secret_ref::from_env("ENVOI_TEST_SECRET_EMPTY"));

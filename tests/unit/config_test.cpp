@@ -259,6 +259,18 @@ TEST_F(Config, RefusesBothPasswordEnvAndPasswordFile) {
   EXPECT_NE(std::string(e.what()).find("not both"), std::string::npos);
 }
 
+TEST_F(Config, RefusesAPasswordEnvThatIsNoVariableNameWithoutQuotingIt) {
+  // The password itself, pasted where its variable's name belongs.
+  for (const std::string pasted : {"Tr3s-S3cret!", "mot de passe", "9LIVES"}) {
+    std::string text = minimal;
+    text.replace(text.find("ENVOI_SUD_PASSWORD"), 18, pasted);
+    const auto e = failure(text);
+    EXPECT_EQ(e.field(), at(6, "sites.sud.smtp.password_env")) << pasted;
+    EXPECT_EQ(std::string(e.what()).find(pasted), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("never goes in this file"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Config, RefusesAMissingHostAtItsTable) {
   const auto e = failure(R"([sites.sud]
 from = "sud@example.test"

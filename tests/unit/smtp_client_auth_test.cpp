@@ -335,8 +335,15 @@ TEST(SmtpClientAuth, EmptyPasswordIsALocalErrorBeforeAnyAuthByte) {
   ::setenv("ENVOI_TEST_EMPTY_PASSWORD", "", 1);
   a.password = secret_ref::from_env("ENVOI_TEST_EMPTY_PASSWORD");
   client c(a);
-  test::expect_send_error(c, one_recipient(), body, errc::secret_unavailable, step::auth);
+  const auto e =
+      test::expect_send_error(c, one_recipient(), body, errc::secret_unavailable, step::auth);
   EXPECT_EQ(peer.received().find("AUTH"), std::string::npos) << peer.received();
+  // The variable is named once, the reason given once.
+  const std::string what = e.what();
+  EXPECT_NE(what.find("environment variable ENVOI_TEST_EMPTY_PASSWORD is empty"), std::string::npos)
+      << what;
+  const std::string reason = make_error_code(errc::secret_unavailable).message();
+  EXPECT_EQ(what.find(reason), what.rfind(reason)) << what;
 }
 
 // An XOAUTH2 server that accepts only `good_token`, refusing others as Gmail does: a 334

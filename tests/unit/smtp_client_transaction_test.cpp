@@ -166,6 +166,40 @@ std::size_t count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// Every recipient refused, some for now (450) and some for good (550), in either order:
+// the message is refused for good, since sending it again would again fail for the 550
+// one, and the reported reply is a 550; each recipient keeps its own reply.
+TEST(SmtpTransaction, EveryRecipientRefusedIsTransientOnlyWhenEveryRefusalIs) {
+  const auto answer = [](const std::string& address) -> std::string {
+    if (address.rfind("busy", 0) == 0) return "450 4.2.1 <" + address + ">: try later\r\n";
+    return refuse_nobody(address);
+  };
+  using list = std::vector<std::string>;
+  for (const auto& to : {list{"busy@example.test", "nobody@example.test"},
+                         list{"nobody@example.test", "busy@example.test"}}) {
+    SCOPED_TRACE(to[0]);
+    fake_server server;
+    server.rcpt_answer = answer;
+    scripted_peer peer(server.script());
+    client c(plain_account(peer.port()));
+    const auto e = test::expect_send_error(c, {"sud@example.test", to}, body,
+                                           errc::all_recipients_refused, step::rcpt);
+    EXPECT_TRUE(e.is_permanent());
+    EXPECT_EQ(e.reply().code, 550);
+    ASSERT_EQ(e.report().recipients.size(), 2u);
+    EXPECT_EQ(e.report().recipients[to[0] == "busy@example.test" ? 0 : 1].reply.code, 450);
+  }
+  fake_server server;
+  server.rcpt_answer = answer;
+  scripted_peer peer(server.script());
+  client c(plain_account(peer.port()));
+  const auto e =
+      test::expect_send_error(c, {"sud@example.test", {"busy1@example.test", "busy2@example.test"}},
+                              body, errc::server_transient, step::rcpt);
+  EXPECT_TRUE(e.is_transient());
+  EXPECT_EQ(e.reply().code, 450);
+}
+
 // F42: every recipient refused: no DATA without PIPELINING (DATA refused by the server
 // with it), RSET, and the next message on the same connection goes through.
 TEST(SmtpTransaction, ResetsAfterEveryRecipientIsRefusedAndSendsTheNextMessage_F42) {

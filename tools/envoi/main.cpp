@@ -10,8 +10,9 @@
 // the reason for the choice is printed on stderr.
 //
 // Exit status of send: 0 every recipient accepted; 1 a recipient or the message refused
-// for good (5xx); 2 usage or configuration error; 3 a failure that may pass (connection,
-// TLS, time-out, 4xx): nothing was sent, try again later.
+// for good (5xx), or refused for now while others got it (stderr names whom to send it to
+// again); 2 usage or configuration error; 3 a failure that may pass (connection, TLS,
+// time-out, 4xx): nobody got the message, try again later.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
 #include <cctype>
@@ -98,6 +99,37 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
   return m;
 }
 
+// One line per recipient the server answered, and the exit status: `status` unless a
+// recipient was refused for good (1), or some got the message while others were refused
+// for now: sending it again would deliver it twice, so that is 1 too, and the recipients
+// to try again later are named.
+int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipients, int status) {
+  bool permanent = false;
+  bool delivered = false;
+  std::string again;
+  for (const auto& r : recipients) {
+    if (r.reply.empty()) continue;
+    const bool accepted = r.accepted();
+    std::cerr << (accepted              ? "accepted "
+                  : r.reply.transient() ? "refused for now "
+                                        : "refused ")
+              << r.address << ": " << r.reply.to_string() << '\n';
+    delivered = delivered || r.delivered;
+    if (accepted) continue;
+    if (r.reply.transient())
+      again += (again.empty() ? "" : ", ") + r.address;
+    else
+      permanent = true;
+  }
+  if (delivered && !again.empty()) {
+    std::cerr << "envoi: the others got the message; send it again later to " << again << " only\n";
+    return exit_refused;
+  }
+  if (permanent) return exit_refused;
+  if (!again.empty() && status == exit_ok) return exit_transient;
+  return status;
+}
+
 int send(const send_options& o) {
   const envoi::account_resolver resolver(envoi::load_config(o.config));
   const envoi::resolution chosen = pick_account(resolver, o);
@@ -136,19 +168,16 @@ int send(const send_options& o) {
   try {
     const auto report = client.send(env, m);
     client.quit();
-    int status = exit_ok;
-    for (const auto& r : report.recipients) {
-      std::cerr << (r.accepted() ? "accepted " : "refused ") << r.address << ": "
-                << r.reply.to_string() << '\n';
-      if (!r.accepted()) status = r.reply.transient() ? exit_transient : exit_refused;
-    }
+    const int status = report_recipients(report.recipients, exit_ok);
     std::cerr << "message: " << report.final_reply.to_string() << '\n';
     return status;
   } catch (const envoi::smtp::send_error& e) {
-    std::cerr << "envoi: not sent: " << e.what() << '\n';
+    int status = e.is_transient() ? exit_transient : exit_refused;
     if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure)
-      return exit_usage;
-    return e.is_transient() ? exit_transient : exit_refused;
+      status = exit_usage;
+    status = report_recipients(e.report().recipients, status);
+    std::cerr << "envoi: not sent: " << e.what() << '\n';
+    return status;
   }
 }
 
@@ -263,6 +292,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   send_options o;
   auto* cmd = app.add_subcommand("send", "send one message");
+  cmd->footer(
+      "Exit status: 0 every recipient accepted; 1 refused for good (5xx), or refused for now "
+      "while other recipients got it; 2 usage or configuration error; 3 nobody got it and "
+      "it may pass (connection, TLS, time-out, 4xx): try again later.");
   cmd->add_option("--config", o.config, "configuration file (default envoi.toml)");
   cmd->add_option("--site", o.site, "the site whose account sends");
   cmd->add_option("--user", o.user, "the user who writes (correspondence)");
@@ -282,6 +315,9 @@ int main(int argc, char** argv) {
 
   preset_options p;
   auto* preset_cmd = app.add_subcommand("preset", "suggest the SMTP settings for an address");
+  preset_cmd->footer(
+      "Exit status: 0 settings found; 1 nothing known for the address; 2 not an address, or "
+      "an unknown relay; 3 nothing found because DNS did not answer.");
   preset_cmd->add_option("ADDRESS", p.address, "the sender's address")->required();
   preset_cmd->add_option("--relay", p.relay, "settings of a relay instead (mailjet, brevo...)");
   preset_cmd->add_option("--site", p.site, "the site's name in the printed settings");
