@@ -1369,7 +1369,9 @@ void client::start_send(std::shared_ptr<impl> self, envelope env, detail::data_s
       });
     });
   }
-  asio::post(self->executor_, [self, job] { self->enqueue(job); });
+  // Inline when called on the client's strand (from a completion handler, say): enqueue
+  // only queues, so no handler can run inside this initiating call.
+  asio::dispatch(self->executor_, [self, job] { self->enqueue(job); });
 }
 
 void client::start_quit(std::shared_ptr<impl> self, quit_handler handler) {
