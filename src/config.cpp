@@ -60,6 +60,12 @@ class reader {
           prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
       if (k.str() == "outbox")
         fail(k.source(), key, "is not supported yet by this version of envoi; remove it");
+      // The value is not quoted back: it is a secret.
+      if (k.str() == "password" || k.str() == "client_secret" || k.str() == "refresh_token")
+        fail(k.source(), key,
+             fmt::format("secrets never go in this file: put it in an environment variable "
+                         "and name that with {0}_env, or in a file named by {0}_file",
+                         k.str()));
       fail(k.source(), key,
            fmt::format("unknown key; expected one of {}", fmt::join(allowed, ", ")));
     }
@@ -106,13 +112,24 @@ std::int64_t integer_at(const reader& r, const toml::node& n, std::string_view k
 template <std::size_t N, typename T>
 T choice_at(const reader& r, const toml::node& n, std::string_view key,
             const std::array<std::pair<std::string_view, T>, N>& choices) {
-  if (auto s = n.as_string())
+  // "LOGIN" and "STARTTLS" are how providers' help pages write them.
+  const auto lower = [](std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+  };
+  const auto* s = n.as_string();
+  if (s)
     for (const auto& [name, value] : choices)
-      if (s->get() == name) return value;
+      if (lower(s->get()) == name) return value;
   std::array<std::string_view, N> names;
   for (std::size_t i = 0; i < N; ++i) names[i] = choices[i].first;
+  std::string hint;
+  if (s && (lower(s->get()) == "ssl" || lower(s->get()) == "ssl/tls"))
+    hint = " (\"SSL\" is called tls here: TLS from the first byte, usually port 465)";
   r.fail(n.source(), key,
-         fmt::format("expected one of {}, got {}", fmt::join(names, ", "), shown(n)));
+         fmt::format("expected one of {}, got {}{}", fmt::join(names, ", "), shown(n), hint));
 }
 
 std::string join(std::string_view prefix, std::string_view key) {

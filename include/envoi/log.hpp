@@ -17,7 +17,8 @@ enum class log_level : std::uint8_t { debug, info, warning, error };
 /// "debug", "info", "warning" or "error".
 std::string_view to_string(log_level level) noexcept;
 
-/// The level named by `text` (the names of to_string); false when it names none.
+/// The level named by `text` (the names of to_string, in any case); false when it names
+/// none.
 bool parse_log_level(std::string_view text, log_level& level) noexcept;
 
 /// One named value of an event, e.g. {"host", "smtp.orange.fr"}.

@@ -864,7 +864,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     // The OAuth mechanisms' JSON error says why (expired, wrong scope); it holds no token.
     std::string detail;
-    if (!ex->server_error().empty()) detail = "the server said: " + ex->server_error();
+    if (!ex->server_error().empty()) detail = "the server said: " + ex->server_error() + "; ";
+    // Which login and which secret were tried, so that a person knows what to check; the
+    // secret's source, never its value.
+    detail += "login \"" + acct_.login + "\" with " +
+              (sasl::uses_token(ex->kind()) ? std::string("an OAuth token")
+                                            : "the password from " + acct_.password.describe());
     co_await say_goodbye();
     fail(r.transient() ? errc::server_transient : errc::auth_failed, envoi::step::auth,
          std::move(r), std::move(detail));

@@ -115,7 +115,17 @@ def main():
               f"gmail settings {smtp}")
         check(smtp["password_env"] == "ENVOI_SUD_PASSWORD", f"gmail password_env {smtp}")
     check(b"app password" in r.stdout, "gmail: no app-password note")
+    check(b"replace sud" not in r.stdout, "gmail: asked to replace the site name given")
     loads_in_envoi(r.stdout, "gmail.com")
+
+    # The address as typed heads the output, an internationalised domain included.
+    r = envoi("preset", "--no-dns", "accueil@café.fr")
+    check(r.stdout.decode().startswith("# No settings known for accueil@café.fr."),
+          f"café.fr: {r.stdout.decode()}")
+    # An empty relay name is a mistake, not "no relay".
+    r = envoi("preset", "--relay", "", "rappels@clinique-veto.test")
+    check(r.returncode == 2 and b"no relay called" in r.stderr,
+          f"empty relay: exit {r.returncode}: {r.stderr.decode()}")
 
     # A relay by name: Mailjet's login is the API key, a placeholder to replace.
     r = envoi("preset", "--relay", "mailjet", "rappels@clinique-veto.test")

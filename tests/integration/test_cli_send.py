@@ -189,6 +189,39 @@ def main():
     r = envoi("send", "--to", "a@example.test", stdin=body)
     check(r.returncode == 2, f"missing --subject: exit {r.returncode}")
 
+    # Bad input a person types: each error names the option and says what is wrong.
+    def usage_error(args, expected, what):
+        r = envoi(*base, *args, stdin=body, env_extra=passwords)
+        err = r.stderr.decode()
+        check(r.returncode == 2 and expected in err, f"{what}: exit {r.returncode}: {err}")
+
+    usage_error(["--to", "a@example.test, b@example.test"],
+                "one address per --to; repeat --to for each", "two addresses in one --to")
+    usage_error(["--to", "a@example.test", "--attach", str(config.parent)],
+                "--attach: \"" + str(config.parent) + "\" is a folder, not a file",
+                "a folder attached")
+    usage_error(["--to", "a@example.test", "--attach", "/nonexistent/facture.pdf"],
+                "--attach: \"/nonexistent/facture.pdf\" does not exist", "a missing attachment")
+    usage_error(["--to", "a@example.test", "--html", "/nonexistent/lettre.html"],
+                "--html: \"/nonexistent/lettre.html\" does not exist", "a missing HTML file")
+    r = envoi("send", "--config", "/nonexistent/envoi.toml", "--to", "a@example.test",
+              "--subject", "x", "--text", "-", stdin=body)
+    check(b"the configuration file does not exist" in r.stderr,
+          f"missing config: {r.stderr.decode()}")
+    empty = config.with_name("empty.toml")
+    empty.write_text("# nothing yet\n")
+    r = envoi("send", "--config", str(empty), "--to", "a@example.test", "--subject", "x",
+              "--text", "-", stdin=body)
+    check(r.returncode == 2 and b"defines no site; add a [sites.ID] table" in r.stderr,
+          f"empty config: exit {r.returncode}: {r.stderr.decode()}")
+    r = envoi(*base, "--to", "a@example.test", "--log", "DEBUG", "--dry-run", stdin=body)
+    check(r.returncode == 0, f"--log DEBUG: exit {r.returncode}: {r.stderr.decode()}")
+    with open("/dev/full", "wb") as full:
+        r = subprocess.run([str(ENVOI), *base, "--to", "a@example.test", "--dry-run"],
+                           input=body, stdout=full, stderr=subprocess.PIPE, timeout=60)
+    check(r.returncode == 2 and b"could not be written" in r.stderr,
+          f"dry run into a full disk: exit {r.returncode}: {r.stderr.decode()}")
+
     # --transcript: the dialogue on stderr, both directions, AUTH data redacted.
     password = settings["ENVOI_TEST_PASSWORD"]
     secrets = [password, base64.b64encode(password.encode()).decode(),

@@ -110,6 +110,12 @@ TEST_F(SmtpClientAgainstPostfix, WrongPasswordIsAnAuthenticationErrorNamingTheSt
   EXPECT_TRUE(e.is_permanent());
   EXPECT_NE(std::string(e.what()).find("auth failed: 535 5.7.8"), std::string::npos) << e.what();
   EXPECT_EQ(std::string(e.what()).find("not-the-password"), std::string::npos);
+  // What to check: the login tried and where its password came from.
+  EXPECT_NE(std::string(e.what()).find("login \"" + server_.user +
+                                       "\" with the password from environment variable " +
+                                       password_variable),
+            std::string::npos)
+      << e.what();
   EXPECT_TRUE(test::wait_for_maildir(server_, 1, std::chrono::seconds(1)).empty());
 }
 

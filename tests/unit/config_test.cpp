@@ -207,6 +207,27 @@ TEST_F(Config, RefusesAnUnknownSecurityMode) {
   EXPECT_NE(std::string(e.what()).find("expected one of starttls, tls, none, got \"ssl\""),
             std::string::npos)
       << e.what();
+  EXPECT_NE(std::string(e.what()).find("is called tls here"), std::string::npos) << e.what();
+}
+
+TEST_F(Config, ReadsChoicesWrittenInCapitalsAsProvidersWriteThem) {
+  const auto cfg =
+      envoi::load_config(write(minimal + "security = \"STARTTLS\"\nauth = \"LOGIN\"\n"));
+  EXPECT_EQ(cfg.sites.at("sud").account.security, envoi::security::starttls);
+  EXPECT_EQ(cfg.sites.at("sud").account.auth, envoi::auth_method::login);
+}
+
+TEST_F(Config, RefusesAPasswordInTheFileWithoutQuotingIt) {
+  for (const std::string key : {"password", "client_secret", "refresh_token"}) {
+    const std::string table = key == "password" ? "" : "[sites.sud.smtp.oauth2]\n";
+    const auto e = failure(minimal + table + key + " = \"Tr3s-S3cret\"\n");
+    const std::string prefix = key == "password" ? "sites.sud.smtp." : "sites.sud.smtp.oauth2.";
+    EXPECT_EQ(e.field(), at(key == "password" ? 7 : 8, prefix + key)) << e.what();
+    EXPECT_NE(std::string(e.what()).find("secrets never go in this file"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(key + "_env"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("Tr3s-S3cret"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Config, RefusesAnUnknownAuthMethod) {
@@ -486,6 +507,13 @@ TEST_F(Config, RefusesAFileThatDoesNotExist) {
     FAIL() << "no error";
   } catch (const envoi::invalid_input& e) {
     EXPECT_EQ(e.field(), path.string());
+    EXPECT_EQ(e.reason(), "the configuration file does not exist");
+  }
+  try {
+    envoi::load_config(dir_ / "certs");
+    FAIL() << "no error for a folder";
+  } catch (const envoi::invalid_input& e) {
+    EXPECT_EQ(e.reason(), "the configuration file is a folder, not a file");
   }
 }
 

@@ -40,7 +40,11 @@ TEST(LogEvent, LevelsHaveNamesBothWays) {
   log_level unchanged = log_level::info;
   EXPECT_FALSE(parse_log_level("verbose", unchanged));
   EXPECT_FALSE(parse_log_level("", unchanged));
+  EXPECT_FALSE(parse_log_level("debugs", unchanged));
   EXPECT_EQ(unchanged, log_level::info);
+  log_level shouted = log_level::error;
+  EXPECT_TRUE(parse_log_level("DEBUG", shouted));
+  EXPECT_EQ(shouted, log_level::debug);
   const log_sink sink{[](const log_event&) {}, log_level::warning};
   EXPECT_FALSE(sink.enabled(log_level::info));
   EXPECT_TRUE(sink.enabled(log_level::warning));

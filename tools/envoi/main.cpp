@@ -16,6 +16,7 @@
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
 #include <cctype>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -50,13 +51,38 @@ struct send_options {
   std::string log;
 };
 
+// Why `path` cannot be read as a file, or "" when it can.
+std::string file_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto type = fs::status(path, ec).type();
+  if (type == fs::file_type::not_found) return "\"" + path + "\" does not exist";
+  if (type == fs::file_type::directory) return "\"" + path + "\" is a folder, not a file";
+  if (std::ifstream(path, std::ios::binary)) return {};
+  return "\"" + path + "\" cannot be opened (" + std::generic_category().message(errno) + ")";
+}
+
 // A file's bytes, or standard input's for "-".
 std::string read_input(const std::string& path, const std::string& option) {
   if (path == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
+  if (auto problem = file_problem(path); !problem.empty())
+    throw envoi::invalid_input(option, problem);
   std::ifstream in(path, std::ios::binary);
-  if (!in || std::filesystem::is_directory(path))
-    throw envoi::invalid_input(option, "cannot read \"" + path + "\"");
-  return {std::istreambuf_iterator<char>(in), {}};
+  std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  if (in.bad()) throw envoi::invalid_input(option, "\"" + path + "\" cannot be read");
+  return bytes;
+}
+
+// An address option's value; a list in one value gets a hint, since each option takes
+// one address.
+envoi::mailbox parse_address(const std::string& text, const std::string& option) {
+  try {
+    return envoi::mailbox::parse(text, option);
+  } catch (const envoi::invalid_input& e) {
+    if (text.find(',') == std::string::npos && text.find(';') == std::string::npos) throw;
+    throw envoi::invalid_input(
+        option, e.reason() + " (one address per " + option + "; repeat " + option + " for each)");
+  }
 }
 
 // The account that sends, as the resolver picks it for the purpose, site and user. The
@@ -69,6 +95,10 @@ envoi::resolution pick_account(const envoi::account_resolver& resolver, const se
     if (u != cfg.users.end() && u->second.sites.size() == 1) site = u->second.sites.front();
   }
   if (site.empty() && cfg.sites.size() == 1) site = cfg.sites.begin()->first;
+  if (cfg.sites.empty())
+    throw envoi::invalid_input("--config", o.config.string() +
+                                               " defines no site; add a [sites.ID] table "
+                                               "(envoi preset ADDRESS --site ID prints one)");
   if (site.empty())
     throw envoi::invalid_input("--site", "the config has " + std::to_string(cfg.sites.size()) +
                                              " sites; name one with --site");
@@ -85,15 +115,15 @@ envoi::resolution pick_account(const envoi::account_resolver& resolver, const se
 envoi::message build_message(const send_options& o, const envoi::account& account) {
   envoi::message m;
   m.from(account.sender);
-  for (const auto& a : o.to) m.add_to(envoi::mailbox::parse(a, "--to"));
-  for (const auto& a : o.cc) m.add_cc(envoi::mailbox::parse(a, "--cc"));
-  for (const auto& a : o.bcc) m.add_bcc(envoi::mailbox::parse(a, "--bcc"));
+  for (const auto& a : o.to) m.add_to(parse_address(a, "--to"));
+  for (const auto& a : o.cc) m.add_cc(parse_address(a, "--cc"));
+  for (const auto& a : o.bcc) m.add_bcc(parse_address(a, "--bcc"));
   m.subject(o.subject);
   m.text(read_input(o.text, "--text"));
   if (!o.html.empty()) m.html(read_input(o.html, "--html"));
   for (const auto& path : o.attach) {
-    if (!std::filesystem::is_regular_file(path))
-      throw envoi::invalid_input("--attach", "no such file: " + path);
+    if (auto problem = file_problem(path); !problem.empty())
+      throw envoi::invalid_input("--attach", problem);
     m.attach(envoi::attachment::from_file(path));
   }
   return m;
@@ -146,7 +176,8 @@ int send(const send_options& o) {
   if (o.dry_run) {
     std::cerr << "MAIL FROM:<" << env.mail_from << ">\n";
     for (const auto& r : env.recipients) std::cerr << "RCPT TO:<" << r << ">\n";
-    std::cout << m.render();
+    std::cout << m.render() << std::flush;
+    if (!std::cout) throw std::runtime_error("the message could not be written to stdout");
     return exit_ok;
   }
   envoi::smtp::client client(account);
@@ -183,7 +214,7 @@ int send(const send_options& o) {
 
 struct preset_options {
   std::string address, relay, site = "ID", dns_server;
-  bool no_dns = false;
+  bool no_dns = false, relay_given = false, site_given = false;
 };
 
 // `text` as "# " comment lines of at most about 88 columns, the first one opened by
@@ -232,10 +263,10 @@ int preset(const preset_options& o) {
   if (o.site.empty() ||
       o.site.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                "0123456789_-") != std::string::npos)
-    throw envoi::invalid_input("--site",
-                               "expected letters, digits, '_' or '-', got \"" + o.site + "\"");
+    throw envoi::invalid_input(
+        "--site", "expected ASCII letters, digits, '_' or '-', got \"" + o.site + "\"");
   envoi::settings_suggestion s;
-  if (!o.relay.empty()) {
+  if (o.relay_given || !o.relay.empty()) {
     const auto found = envoi::suggest_relay(o.relay, o.address);
     if (!found) {
       std::string names;
@@ -252,20 +283,21 @@ int preset(const preset_options& o) {
     options.dns.server = o.dns_server;
     s = envoi::suggest_settings(o.address, options);
   }
-  const auto sender = envoi::mailbox::parse(o.address);
+  (void)envoi::mailbox::parse(o.address);  // a bad address is a usage error
 
   if (s.source == envoi::suggestion_source::none) {
-    std::cout << "# No settings known for " << sender.address() << ".\n";
+    std::cout << "# No settings known for " << o.address << ".\n";
     for (const auto& note : s.notes) print_comment(std::cout, note, "- ");
     return s.dns_failed ? exit_transient : exit_refused;
   }
 
-  std::cout << "# Settings for " << sender.address();
+  std::cout << "# Settings for " << o.address;
   if (!s.provider.empty()) std::cout << " (" << s.provider << ")";
   std::cout << ".\n";
   print_comment(std::cout, "Found from: " + s.evidence + ".");
-  print_comment(std::cout, "Paste into envoi.toml; replace " + o.site +
-                               " by the site's name if you have several.");
+  print_comment(std::cout, o.site_given ? "Paste into envoi.toml."
+                                        : "Paste into envoi.toml; replace " + o.site +
+                                              " by the site's name if you have several.");
   std::cout << "[sites." << o.site << "]\n"
             << "from = " << toml_string(o.address) << "\n\n"
             << "[sites." << o.site << ".smtp]\n"
@@ -311,7 +343,7 @@ int main(int argc, char** argv) {
   cmd->add_flag("--dry-run", o.dry_run, "print the message instead of sending it");
   cmd->add_flag("--transcript", o.transcript, "show the SMTP dialogue on stderr");
   cmd->add_option("--log", o.log, "write the library's events at this level and above to stderr")
-      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}, CLI::ignore_case));
 
   preset_options p;
   auto* preset_cmd = app.add_subcommand("preset", "suggest the SMTP settings for an address");
@@ -331,6 +363,8 @@ int main(int argc, char** argv) {
     return code == 0 ? exit_ok : exit_usage;
   }
   try {
+    p.relay_given = preset_cmd->count("--relay") > 0;
+    p.site_given = preset_cmd->count("--site") > 0;
     if (preset_cmd->parsed()) return preset(p);
     return send(o);
   } catch (const envoi::invalid_input& e) {
