@@ -57,10 +57,11 @@ std::size_t closing_quote(std::string_view s, std::size_t open) noexcept {
 
 // Refuses what no part of a mailbox may hold, whatever the syntax.
 void check_text(std::string_view text, std::string_view field, std::string_view what) {
-  if (mime::has_line_break(text))
-    throw invalid_input(std::string(field), std::string(what) + " contains a line break");
-  if (text.find('\0') != std::string_view::npos)
-    throw invalid_input(std::string(field), std::string(what) + " contains a NUL character");
+  if (mime::has_cr_lf_or_nul(text))
+    throw invalid_input(
+        std::string(field),
+        std::string(what) +
+            (mime::has_line_break(text) ? " contains a line break" : " contains a NUL character"));
   if (!mime::is_valid_utf8(text))
     throw invalid_input(std::string(field), std::string(what) + " is not valid UTF-8");
 }

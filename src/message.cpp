@@ -540,10 +540,10 @@ message& message::add_bcc(mailbox m) {
 message& message::subject(std::string text) {
   // RFC 5322 2.2: a header body holds no CR or LF except in folding, which envoi adds itself;
   // a line break here would start a header of the caller's choosing.
-  if (mime::has_line_break(text))
-    throw invalid_input("subject", "contains a line break; a subject is a single line");
-  if (text.find('\0') != std::string::npos)
-    throw invalid_input("subject", "contains a NUL character");
+  if (mime::has_cr_lf_or_nul(text))
+    throw invalid_input("subject", mime::has_line_break(text)
+                                       ? "contains a line break; a subject is a single line"
+                                       : "contains a NUL character");
   if (!mime::is_valid_utf8(text)) throw invalid_input("subject", "is not valid UTF-8");
   subject_ = std::move(text);
   return *this;

@@ -147,8 +147,17 @@ void dot_stuff(std::string_view in, dot_stuff_state& state, std::string& out) {
     // first line counts too, since it follows the CRLF that ended the 354 exchange.
     if (state.line_start && c == '.') out += '.';
     state.line_start = false;
-    // The rest of the line goes out as it is.
-    const char* stop = std::min(next('\r', next_cr), next('\n', next_lf));
+    // The rest of the line goes out as it is; when it ends with CRLF, as a rendered
+    // message's lines do, that goes out with it and the next line starts at once.
+    const char* cr = next('\r', next_cr);
+    const char* lf = next('\n', next_lf);
+    if (lf != end && cr + 1 == lf) {
+      out.append(p, static_cast<std::size_t>(lf + 1 - p));
+      p = lf + 1;
+      state.line_start = true;
+      continue;
+    }
+    const char* stop = std::min(cr, lf);
     out.append(p, static_cast<std::size_t>(stop - p));
     p = stop;
   }
