@@ -166,6 +166,24 @@ std::size_t count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// F04: BDAT carries an exact count and no dot-stuffing. envoi sends with DATA even to a
+// server offering CHUNKING, so a line starting with '.' is stuffed on the wire once and
+// arrives as it was written.
+TEST(SmtpTransaction, AServerOfferingChunkingGetsDataWithTheLeadingDotStuffedOnce_F04) {
+  fake_server server;
+  server.extensions = "250-PIPELINING\r\n250-CHUNKING\r\n";
+  scripted_peer peer(server.script());
+  client c(plain_account(peer.port()));
+  const std::string text = "Subject: note\r\n\r\n.note interne\r\nfin\r\n";
+  c.send({"sud@example.test", {"zoe@example.test"}}, text);
+  c.quit();
+  const auto seen = peer.received();
+  EXPECT_EQ(seen.find("BDAT"), std::string::npos) << seen;
+  ASSERT_EQ(server.stored().size(), 1u);
+  EXPECT_NE(server.stored()[0].text.find("\r\n..note interne\r\nfin\r\n"), std::string::npos)
+      << server.stored()[0].text;
+}
+
 // Every recipient refused, some for now (450) and some for good (550), in either order:
 // the message is refused for good, since sending it again would again fail for the 550
 // one, and the reported reply is a 550; each recipient keeps its own reply.
