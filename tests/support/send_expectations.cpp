@@ -1,5 +1,6 @@
 #include "support/send_expectations.hpp"
 
+#include <chrono>
 #include <functional>
 
 #include <gtest/gtest.h>
@@ -22,6 +23,16 @@ smtp::send_error expect_failure(const std::function<void()>& send, errc code, st
 }
 
 }  // namespace
+
+account loopback_account(std::uint16_t port) {
+  account a;
+  a.sender = mailbox("Clinique du Sud", "sud@example.test");
+  a.host = "127.0.0.1";
+  a.port = port;
+  a.security = security::none;
+  a.step_timeout = std::chrono::seconds(5);
+  return a;
+}
 
 smtp::send_error expect_send_error(smtp::client& c, const envelope& env, std::string data,
                                    errc code, step where) {

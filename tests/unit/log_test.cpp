@@ -71,22 +71,12 @@ scripted_peer::script one_refused_recipient() {
   };
 }
 
-account plain_account(std::uint16_t port) {
-  account a;
-  a.sender = mailbox("Clinique du Sud", "sud@example.test");
-  a.host = "127.0.0.1";
-  a.port = port;
-  a.security = security::none;
-  a.step_timeout = std::chrono::seconds(5);
-  return a;
-}
-
 const envelope two_recipients{"sud@example.test", {"zoe@example.test", "nobody@example.test"}};
 constexpr const char* data = "Subject: Rappel\r\n\r\nMedor a rendez-vous mardi.\r\n";
 
 TEST(SmtpClientLog, TellsWhatHappenedAtInfoLevelWithoutTheDialogue) {
   scripted_peer peer(one_refused_recipient());
-  smtp::client c(plain_account(peer.port()));
+  smtp::client c(test::loopback_account(peer.port()));
   std::vector<std::string> events;
   c.set_log({[&](const log_event& e) { events.push_back(format(e)); }, log_level::info});
   c.send(two_recipients, data);
@@ -104,7 +94,7 @@ TEST(SmtpClientLog, TellsWhatHappenedAtInfoLevelWithoutTheDialogue) {
 
 TEST(SmtpClientLog, DebugLevelAddsEachLineButNeverTheMessage) {
   scripted_peer peer(one_refused_recipient());
-  smtp::client c(plain_account(peer.port()));
+  smtp::client c(test::loopback_account(peer.port()));
   std::vector<std::string> events;
   c.set_log({[&](const log_event& e) { events.push_back(format(e)); }, log_level::debug});
   c.send(two_recipients, data);
@@ -131,7 +121,7 @@ TEST(SmtpClientLog, AFailureSaysTheStepAndWhetherToTryAgain) {
     if (c.read_line().rfind("RSET", 0) == 0) c.send("250 ok\r\n");
     if (c.read_line().rfind("QUIT", 0) == 0) c.send("221 bye\r\n");
   });
-  smtp::client c(plain_account(peer.port()));
+  smtp::client c(test::loopback_account(peer.port()));
   std::vector<std::string> events;
   c.set_log({[&](const log_event& e) { events.push_back(format(e)); }, log_level::warning});
   test::expect_send_error(c, two_recipients, data, errc::server_transient, step::mail);
@@ -145,7 +135,7 @@ TEST(SmtpClientLog, AFailureSaysTheStepAndWhetherToTryAgain) {
 
 TEST(SmtpClientLog, ASinkThatThrowsNeverFailsTheSend) {
   scripted_peer peer(one_refused_recipient());
-  smtp::client c(plain_account(peer.port()));
+  smtp::client c(test::loopback_account(peer.port()));
   int calls = 0;
   c.set_log({[&](const log_event&) {
                ++calls;

@@ -142,16 +142,6 @@ class fake_server {
   std::atomic<int> ahead_{0};
 };
 
-account plain_account(std::uint16_t port) {
-  account a;
-  a.sender = mailbox("Clinique du Sud", "sud@example.test");
-  a.host = "127.0.0.1";
-  a.port = port;
-  a.security = security::none;
-  a.step_timeout = 5s;
-  return a;
-}
-
 const std::string body = "Subject: Rappel\r\n\r\nBonjour,\r\n.vaccin de Filou\r\n";
 const std::string body_on_wire = "Subject: Rappel\r\n\r\nBonjour,\r\n..vaccin de Filou\r\n";
 
@@ -173,7 +163,7 @@ TEST(SmtpTransaction, AServerOfferingChunkingGetsDataWithTheLeadingDotStuffedOnc
   fake_server server;
   server.extensions = "250-PIPELINING\r\n250-CHUNKING\r\n";
   scripted_peer peer(server.script());
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const std::string text = "Subject: note\r\n\r\n.note interne\r\nfin\r\n";
   c.send({"sud@example.test", {"zoe@example.test"}}, text);
   c.quit();
@@ -199,7 +189,7 @@ TEST(SmtpTransaction, EveryRecipientRefusedIsTransientOnlyWhenEveryRefusalIs) {
     fake_server server;
     server.rcpt_answer = answer;
     scripted_peer peer(server.script());
-    client c(plain_account(peer.port()));
+    client c(test::loopback_account(peer.port()));
     const auto e = test::expect_send_error(c, {"sud@example.test", to}, body,
                                            errc::all_recipients_refused, step::rcpt);
     EXPECT_TRUE(e.is_permanent());
@@ -210,7 +200,7 @@ TEST(SmtpTransaction, EveryRecipientRefusedIsTransientOnlyWhenEveryRefusalIs) {
   fake_server server;
   server.rcpt_answer = answer;
   scripted_peer peer(server.script());
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto e =
       test::expect_send_error(c, {"sud@example.test", {"busy1@example.test", "busy2@example.test"}},
                               body, errc::server_transient, step::rcpt);
@@ -227,7 +217,7 @@ TEST(SmtpTransaction, ResetsAfterEveryRecipientIsRefusedAndSendsTheNextMessage_F
     server.extensions = pipelining ? "250-PIPELINING\r\n" : "";
     server.rcpt_answer = refuse_nobody;
     scripted_peer peer(server.script());
-    client c(plain_account(peer.port()));
+    client c(test::loopback_account(peer.port()));
     const auto e = test::expect_send_error(
         c, {"sud@example.test", {"nobody1@example.test", "nobody2@example.test"}}, body,
         errc::all_recipients_refused, step::rcpt);
@@ -256,7 +246,7 @@ TEST(SmtpTransaction, SendsTheWholeMessageToTheAcceptedRecipientWhenAnotherIsRef
   fake_server server;
   server.rcpt_answer = refuse_nobody;
   scripted_peer peer(server.script());
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto report =
       c.send({"sud@example.test", {"ok@example.test", "nobody@example.test"}}, body);
   c.quit();
@@ -279,7 +269,7 @@ TEST(SmtpTransaction, StopsAtA421ToEhloAsATransientFailure_F46) {
     c.send("421 4.7.0 Try again later, closing connection\r\n");
     c.client_closed();
   });
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
                                          errc::server_transient, step::ehlo);
   EXPECT_TRUE(e.is_transient());
@@ -299,7 +289,7 @@ TEST(SmtpTransaction, StopsAtA421ToRcptAsATransientFailure_F46) {
       return address == "b@example.test" ? "421 4.7.0 Try again later, closing connection\r\n" : "";
     };
     scripted_peer peer(server.script());
-    client c(plain_account(peer.port()));
+    client c(test::loopback_account(peer.port()));
     const auto e = test::expect_send_error(
         c, {"sud@example.test", {"a@example.test", "b@example.test", "c@example.test"}}, body,
         errc::server_transient, step::rcpt);
@@ -323,7 +313,7 @@ TEST(SmtpTransaction, StopsAtA421ToTheEndOfDataAsATransientFailure_F46) {
     c.send("421 4.7.0 Try again later, closing connection\r\n");
     c.client_closed();
   });
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
                                          errc::server_transient, step::data);
   EXPECT_EQ(e.reply().code, 421);
@@ -344,7 +334,7 @@ TEST(SmtpTransaction, SendsTheRestInANewTransactionAfterTooManyRecipients_F44) {
     server.extensions = pipelining ? "250-PIPELINING\r\n" : "";
     server.recipient_limit = 50;
     scripted_peer peer(server.script());
-    client c(plain_account(peer.port()));
+    client c(test::loopback_account(peer.port()));
     const auto report = c.send(env, body);
     c.quit();
     EXPECT_EQ(report.transactions, 3);
@@ -378,7 +368,7 @@ TEST(SmtpTransaction, TreatsA552WithCode553AsTooManyRecipients_F44) {
   server.recipient_limit = 3;
   server.too_many = "552 5.5.3 Too many recipients\r\n";
   scripted_peer peer(server.script());
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto report = c.send(env, body);
   c.quit();
   EXPECT_EQ(report.transactions, 3);
@@ -390,7 +380,7 @@ TEST(SmtpTransaction, FailsTransientlyWhenTheServerTakesNoRecipientAtAll) {
   fake_server server;
   server.rcpt_answer = [](const std::string&) { return "452 4.5.3 Too many recipients\r\n"; };
   scripted_peer peer(server.script());
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
                                          errc::server_transient, step::rcpt);
   EXPECT_EQ(e.reply().enhanced, "4.5.3");
@@ -406,7 +396,7 @@ TEST(SmtpTimeouts, EndsAGreetingDrippedOneByteAtATimeAtTheGreetingLimit_F39) {
       if (c.client_closed(200ms)) return;
     }
   });
-  auto a = plain_account(peer.port());
+  auto a = test::loopback_account(peer.port());
   a.step_timeout.reset();
   a.timeouts.greeting = 700ms;
   client c(a);
@@ -431,7 +421,7 @@ TEST(SmtpTimeouts, ReportsSilenceAfterTheEndOfDataAsPossiblyDelivered_F39) {
     c.read_data();
     c.client_closed(5s);
   });
-  auto a = plain_account(peer.port());
+  auto a = test::loopback_account(peer.port());
   a.step_timeout.reset();
   a.timeouts.data_end = 500ms;
   client c(a);
@@ -451,7 +441,7 @@ TEST(SmtpTimeouts, EndsASlowSessionAtTheOverallLimit_F39) {
     return std::string{};
   };
   scripted_peer peer(server.script());
-  auto a = plain_account(peer.port());
+  auto a = test::loopback_account(peer.port());
   a.timeouts.total = 800ms;
   client c(a);
   envelope env{"sud@example.test", {}};
@@ -485,7 +475,7 @@ TEST(SmtpTimeouts, NeverReadsALateReplyAsTheAnswerToTheNextMessage_F38) {
         server.script()(c);
       },
       2);
-  auto a = plain_account(peer.port());
+  auto a = test::loopback_account(peer.port());
   a.step_timeout.reset();
   a.timeouts.rcpt = 300ms;
   client c(a);
@@ -638,7 +628,7 @@ TEST(SmtpFaultSweep, EndsEachFaultAtEachStepWithTheRightErrorOrADeliveredMessage
         {
           scripted_peer peer(
               [&](peer_connection& c) { faulty_session(c, at, f, pipelining, stored); });
-          auto a = plain_account(peer.port());
+          auto a = test::loopback_account(peer.port());
           a.step_timeout = 400ms;  // short, yet long enough for a loaded machine
           client c(a);
           const auto started = std::chrono::steady_clock::now();
@@ -708,7 +698,7 @@ TEST(SmtpQueue, SendsQueuedMessagesInOrderEachEndOfDataCarryingTheNextCommands) 
   fake_server server;
   scripted_peer peer(server.script());
   boost::asio::io_context io;
-  client c(io.get_executor(), plain_account(peer.port()));
+  client c(io.get_executor(), test::loopback_account(peer.port()));
   std::vector<outcome> results(5);
   for (int i = 0; i < 5; ++i)
     c.async_send({"sud@example.test", {"r" + std::to_string(i) + "@example.test"}},
@@ -744,7 +734,7 @@ TEST(SmtpQueue, WaitsForEachReplyWhenTheServerDoesNotPipeline_F48) {
   server.greeting_delay = 300ms;
   scripted_peer peer(server.script());
   boost::asio::io_context io;
-  client c(io.get_executor(), plain_account(peer.port()));
+  client c(io.get_executor(), test::loopback_account(peer.port()));
   std::vector<outcome> results(3);
   for (int i = 0; i < 3; ++i)
     c.async_send({"sud@example.test", {"a@example.test", "b@example.test"}}, numbered_body(i),
@@ -763,7 +753,7 @@ TEST(SmtpQueue, ARefusedMessageInTheQueueNeitherLosesNorDuplicatesTheOthers) {
   server.rcpt_answer = refuse_nobody;
   scripted_peer peer(server.script());
   boost::asio::io_context io;
-  client c(io.get_executor(), plain_account(peer.port()));
+  client c(io.get_executor(), test::loopback_account(peer.port()));
   std::vector<outcome> results(3);
   const std::vector<std::string> to = {"a@example.test", "nobody@example.test", "c@example.test"};
   for (int i = 0; i < 3; ++i)
@@ -801,7 +791,7 @@ TEST(SmtpQueue, RetriesMessagesNotYetSentOnANewConnectionAfterADrop) {
       },
       2);
   boost::asio::io_context io;
-  client c(io.get_executor(), plain_account(peer.port()));
+  client c(io.get_executor(), test::loopback_account(peer.port()));
   std::vector<outcome> results(3);
   for (int i = 0; i < 3; ++i)
     c.async_send({"sud@example.test", {"r" + std::to_string(i) + "@example.test"}},
@@ -843,7 +833,7 @@ TEST(SmtpQueue, CancellingTheRunningMessageClosesTheConnectionAndLeavesTheQueue)
         c.client_closed(5s);  // until the client gives up
       },
       2);
-  client c(io.get_executor(), plain_account(peer.port()));
+  client c(io.get_executor(), test::loopback_account(peer.port()));
   outcome first;
   outcome second;
   c.async_send(
@@ -880,7 +870,7 @@ TEST(SmtpQueue, CancellingAMessageSentAheadNeverSendsItsData) {
     boost::asio::post(io, [&] { signal.emit(boost::asio::cancellation_type::terminal); });
   };
   scripted_peer peer(server.script());
-  client c(io.get_executor(), plain_account(peer.port()));
+  client c(io.get_executor(), test::loopback_account(peer.port()));
   outcome first;
   outcome second;
   c.async_send({"sud@example.test", {"a@example.test"}}, numbered_body(0),
@@ -911,7 +901,7 @@ TEST(SmtpQueue, CancellingWhileWaitingForTheFinalReplySaysTheOutcomeIsUnknown) {
     boost::asio::post(io, [&] { signal.emit(boost::asio::cancellation_type::terminal); });
   };
   scripted_peer peer(server.script());
-  client c(io.get_executor(), plain_account(peer.port()));
+  client c(io.get_executor(), test::loopback_account(peer.port()));
   outcome result;
   c.async_send(
       {"sud@example.test", {"a@example.test"}}, numbered_body(0),
@@ -933,7 +923,7 @@ TEST(SmtpQueue, DestroyingTheClientCompletesEveryQueuedMessageWithCancelled) {
   boost::asio::io_context io;
   std::vector<outcome> results(2);
   {
-    client c(io.get_executor(), plain_account(peer.port()));
+    client c(io.get_executor(), test::loopback_account(peer.port()));
     for (int i = 0; i < 2; ++i)
       c.async_send({"sud@example.test", {"a@example.test"}}, numbered_body(i),
                    [&, i](std::error_code ec, send_report r) {
@@ -955,7 +945,7 @@ TEST(SmtpQueue, CancellingAQueuedMessageRemovesOnlyThatMessage) {
   server.extensions = "";  // no sending ahead: the second message is only queued
   scripted_peer peer(server.script());
   boost::asio::io_context io;
-  client c(io.get_executor(), plain_account(peer.port()));
+  client c(io.get_executor(), test::loopback_account(peer.port()));
   boost::asio::cancellation_signal signal;
   std::vector<outcome> results(3);
   std::vector<int> order;
@@ -1000,7 +990,7 @@ TEST(SmtpDsn, SendsRetEnvidNotifyAndOrcptInXtextToAServerOfferingDsn) {
   fake_server server;
   server.extensions = "250-PIPELINING\r\n250-DSN\r\n";
   scripted_peer peer(server.script());
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto report = c.send(dsn_envelope(), body);
   c.quit();
   EXPECT_FALSE(report.dsn_not_offered);
@@ -1018,7 +1008,7 @@ TEST(SmtpDsn, SendsRetEnvidNotifyAndOrcptInXtextToAServerOfferingDsn) {
 TEST(SmtpDsn, SendsWithoutDsnAndSaysSoWhenTheServerDoesNotOfferIt) {
   fake_server server;
   scripted_peer peer(server.script());
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto report = c.send(dsn_envelope(), body);
   c.quit();
   EXPECT_TRUE(report.dsn_not_offered);
@@ -1033,7 +1023,7 @@ TEST(SmtpDsn, SendsWithoutDsnAndSaysSoWhenTheServerDoesNotOfferIt) {
 
 TEST(SmtpDsn, RefusesNeverCombinedWithOtherNotifications) {
   scripted_peer peer(fake_server().script(), 0);
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   envelope env{"sud@example.test", {"zoe@example.test"}};
   env.dsn = {{dsn_notify::never | dsn_notify::failure, ""}};
   test::expect_send_error(c, env, body, errc::invalid_envelope, step::rcpt);
@@ -1053,7 +1043,7 @@ TEST(SmtpReplies, ReadsAMultiLineGreetingArrivingOneLinePerSegment_F22) {
     // The fake server's own "220" ends the greeting.
     server.script()(c);
   });
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto report = c.send({"sud@example.test", {"zoe@example.test"}}, body);
   c.quit();
   EXPECT_TRUE(report.recipients[0].delivered);
@@ -1079,7 +1069,7 @@ TEST(SmtpReplies, ReadsTheExtensionsOfAnEhloReplyEndingWithABare250_F23) {
     c.send("250 Ok\r\n");
     if (c.read_line().rfind("QUIT", 0) == 0) c.send("221 Bye\r\n");
   });
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   const auto report = c.send({"sud@example.test", {"zoe@example.test"}}, body);
   c.quit();
   EXPECT_EQ(report.final_reply.code, 250);
@@ -1103,7 +1093,7 @@ TEST(SmtpReplies, KeepsTheFirstWordOfAFinalReplyWithoutEnhancedCodes_F25) {
       c.send(enhanced ? "250 2.6.0 <id@example.test> Queued\r\n" : "250 message processed\r\n");
       if (c.read_line().rfind("QUIT", 0) == 0) c.send("221 Bye\r\n");
     });
-    client c(plain_account(peer.port()));
+    client c(test::loopback_account(peer.port()));
     const auto report = c.send({"sud@example.test", {"zoe@example.test"}}, body);
     c.quit();
     if (enhanced) {
@@ -1126,7 +1116,7 @@ TEST(SmtpEhlo, SaysAnAddressLiteralWhenTheMachineNameIsNotFullyQualified_F49) {
     argument = line.substr(5, line.size() - 7);
     c.client_closed(1s);
   });
-  client c(plain_account(peer.port()));
+  client c(test::loopback_account(peer.port()));
   try {
     c.send({"sud@example.test", {"zoe@example.test"}}, body);
   } catch (const send_error&) {
@@ -1160,7 +1150,7 @@ TEST(SmtpEhlo, WritesIpv6AndIpv4MappedLocalAddressesAsRfc5321Literals_F50) {
           }
         },
         1, address);
-    auto a = plain_account(peer.port());
+    auto a = test::loopback_account(peer.port());
     a.host = address;
     client c(a);
     const auto report = c.send({"sud@example.test", {"zoe@example.test"}}, body);
