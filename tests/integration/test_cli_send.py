@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from email.parser import BytesParser
 
 from reminders_run import BUILD, DATA, server_settings, write_config
@@ -144,9 +145,52 @@ security = "none"
         peer.close()
 
 
+def start_silent_send(config_dir, body):
+    """`envoi send` to a server that accepts the connection and never greets (what a TLS
+    port does to a starttls client), with no time limit in the config: the command gives
+    up after a minute, not RFC 5321's five. Started first, checked last."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    config = config_dir / "silent.toml"
+    config.write_text(f"""[sites.silent]
+from = "sud@example.test"
+[sites.silent.smtp]
+host = "127.0.0.1"
+port = {silent.getsockname()[1]}
+security = "none"
+""")
+    started = time.monotonic()
+    proc = subprocess.Popen([str(ENVOI), "send", "--config", str(config), "--to",
+                             "a@example.test", "--subject", "x", "--text", "-"],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL)
+    proc.stdin.write(body)
+    proc.stdin.close()
+    return silent, proc, started
+
+
+def check_silent_send(silent, proc, started):
+    port = silent.getsockname()[1]
+    try:
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        check(False, "envoi send still waiting for a greeting after 2 minutes")
+        return
+    finally:
+        silent.close()
+    elapsed = time.monotonic() - started
+    check(code == 3 and "greeting" in err, f"silent server: exit {code}: {err}")
+    check(55 <= elapsed <= 90, f"silent server: gave up after {elapsed:.0f} s, not about 60")
+    check(f"server: 127.0.0.1 port {port}, none" in err, f"silent server: no server line: {err}")
+
+
 def main():
     settings = server_settings()
     config = write_config(settings)
+    silent = start_silent_send(config.parent, b"Bonjour\n")
     passwords = {"ENVOI_SUD_PASSWORD": settings["ENVOI_TEST_PASSWORD"],
                  "ENVOI_NORD_PASSWORD": settings["ENVOI_TEST_PASSWORD2"]}
     base = ["send", "--config", str(config), "--site", "sud", "--subject",
@@ -265,6 +309,7 @@ def main():
           f"unreachable: exit {r.returncode}: {r.stderr.decode()}")
 
     refusals_for_now(config.parent, body)
+    check_silent_send(*silent)
 
     for f in failures:
         print("FAIL:", f)

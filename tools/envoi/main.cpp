@@ -15,8 +15,10 @@
 // time-out, 4xx): nobody got the message, try again later.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -180,7 +182,18 @@ int send(const send_options& o) {
     if (!std::cout) throw std::runtime_error("the message could not be written to stdout");
     return exit_ok;
   }
-  envoi::smtp::client client(account);
+  // Someone is waiting at the terminal: a submission server greets within seconds, and
+  // one that says nothing for a minute is most often a TLS port reached with starttls.
+  envoi::account sending = account;
+  if (!sending.step_timeout)
+    sending.timeouts.greeting =
+        std::min(sending.timeouts.greeting, std::chrono::milliseconds(std::chrono::seconds(60)));
+  std::cerr << "server: " << account.host << " port " << account.port << ", "
+            << (account.security == envoi::security::tls        ? "tls"
+                : account.security == envoi::security::starttls ? "starttls"
+                                                                : "none")
+            << '\n';
+  envoi::smtp::client client(sending);
   // The library redacts AUTH data and the message before the sink sees them.
   if (o.transcript)
     client.set_transcript([](envoi::smtp::transcript_direction d, std::string_view line) {
