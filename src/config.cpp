@@ -214,10 +214,17 @@ secret_ref secret_at(const reader& r, const toml::table& t, std::string_view pre
   if (env) {
     std::string variable =
         string_at(r, *env, join(prefix, env_key), "an environment variable's name");
-    // The value is not quoted back: it may be the password itself, pasted here.
-    if (!is_environment_variable_name(variable))
+    // The value is not quoted back: it may be the password itself, pasted here. Names in
+    // capitals only: a pasted password nearly always has a small letter, and the name is
+    // printed when the variable is unset.
+    if (variable.size() > 1 && variable.front() == '$' &&
+        is_environment_variable_name(variable.substr(1)))
+      r.fail(env->source(), join(prefix, env_key), "write the variable's name without the '$'");
+    const bool capitals =
+        std::none_of(variable.begin(), variable.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    if (!is_environment_variable_name(variable) || !capitals)
       r.fail(env->source(), join(prefix, env_key),
-             "expected the name of the environment variable that holds the secret (ASCII "
+             "expected the name of the environment variable that holds the secret (capital "
              "letters, digits and '_', not starting with a digit), such as ENVOI_SUD_PASSWORD; "
              "the secret itself never goes in this file");
     return secret_ref::from_env(std::move(variable));

@@ -221,7 +221,19 @@ mailbox mailbox::parse(std::string_view text, std::string_view field) {
   if (open == std::string_view::npos) {
     if (t.find('>') != std::string_view::npos)
       throw invalid_input(std::string(field), "'>' without '<' in " + quoted(t));
-    return mailbox("", std::string(t), field);
+    try {
+      return mailbox("", std::string(t), field);
+    } catch (const invalid_input& e) {
+      // "Clinique du Sud accueil@example.fr": a name written before a bare address.
+      const auto at = t.rfind('@');
+      const auto space = t.find_last_of(" \t", at);
+      if (at == std::string_view::npos || space == std::string_view::npos || t.find('@') != at)
+        throw;
+      throw invalid_input(std::string(field), e.reason() +
+                                                  "; a name goes before the address, which is then "
+                                                  "written between angle brackets: Name <" +
+                                                  std::string(trim(t.substr(space + 1))) + ">");
+    }
   }
 
   const std::size_t close = t.find('>', open);

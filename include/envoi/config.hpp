@@ -10,9 +10,16 @@
 //   security = "starttls"      # starttls | tls | none
 //   auth = "auto"              # auto | plain | login | cram-md5 | xoauth2 | oauthbearer
 //   login = "sud@example.test" # defaults to the sender's address
-//   password_env = "ENVOI_SUD_PASSWORD"   # or password_file = "/path"
+//   password_env = "ENVOI_SUD_PASSWORD"   # the variable's name, in capitals; or
+//                                         # password_file = "/path". Never the password.
 //   ca_file = "/path/ca.pem"   # optional; the system's roots otherwise
 //   tls_fingerprint_sha256 = "AB:CD:..."  # optional; pins the server's own certificate
+//   ehlo_name = "poste-1.clinique.fr"     # optional; the machine's name otherwise
+//   timeout_seconds = 30       # optional; every step's time limit (RFC 5321's otherwise)
+//   [sites.sud.quota]          # optional
+//   per_second = 5             # and per_hour, per_day: read, not yet enforced
+//   max_message_bytes = 20000000  # larger messages are refused before MAIL
+//   [sites.sud.dkim]           # optional: selector, key_file and domain
 //   [users.marie]
 //   sites = ["sud", "nord"]    # or site = "sud"
 //   from = "Dr Marie Dupont <marie.dupont@example.test>"

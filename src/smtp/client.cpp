@@ -257,6 +257,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
   envoi::account acct_;
   asio::ssl::context tls_;
   bool tls_configured_ = false;
+  // Set by the verify callback when the server's certificate fails verification.
+  sha256_fingerprint refused_leaf_;
   std::optional<asio::ssl::stream<tcp::socket>> stream_;
   tcp::resolver resolver_;
   bool tls_active_ = false;
@@ -555,18 +557,41 @@ struct client::impl : std::enable_shared_from_this<impl> {
     tls_configured_ = true;
   }
 
-  // The SHA-256 fingerprint of the certificate the server presented.
-  static sha256_fingerprint peer_fingerprint(SSL* ssl) {
-    X509* cert = SSL_get1_peer_certificate(ssl);
-    if (cert == nullptr) return {};
+  static sha256_fingerprint fingerprint_of(X509* cert) {
     unsigned char* der = nullptr;
-    const int length = i2d_X509(cert, &der);
-    X509_free(cert);
+    const int length = cert != nullptr ? i2d_X509(cert, &der) : 0;
     if (length <= 0) return {};
     auto f = sha256_fingerprint::of_der(
         std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length)));
     OPENSSL_free(der);
     return f;
+  }
+
+  // The SHA-256 fingerprint of the certificate the server presented.
+  static sha256_fingerprint peer_fingerprint(SSL* ssl) {
+    X509* cert = SSL_get1_peer_certificate(ssl);
+    auto f = fingerprint_of(cert);
+    X509_free(cert);
+    return f;
+  }
+
+  // Where a connection's verify callback leaves the fingerprint of a server certificate
+  // that failed verification: OpenSSL keeps no peer certificate after a failed handshake,
+  // and the error is more useful with it.
+  static int refused_leaf_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+  }
+
+  static int remember_refused_leaf(int preverify_ok, X509_STORE_CTX* store) {
+    if (preverify_ok != 0) return preverify_ok;
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* out = ssl != nullptr
+                    ? static_cast<sha256_fingerprint*>(SSL_get_ex_data(ssl, refused_leaf_index()))
+                    : nullptr;
+    if (out != nullptr && out->empty()) *out = fingerprint_of(X509_STORE_CTX_get0_cert(store));
+    return preverify_ok;
   }
 
   asio::awaitable<void> handshake() {
@@ -578,11 +603,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
       // it, and any other certificate fails below, after the handshake but before a byte
       // of SMTP goes through the tunnel.
       SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
-    } else if (is_ip_literal(acct_.host)) {
-      // RFC 7817 3 and RFC 6125 6: the certificate must name the host we were told to use.
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), acct_.host.c_str());
     } else {
-      SSL_set1_host(ssl, acct_.host.c_str());
+      refused_leaf_ = {};
+      SSL_set_ex_data(ssl, refused_leaf_index(), &refused_leaf_);
+      SSL_set_verify(ssl, SSL_VERIFY_PEER, remember_refused_leaf);
+      // RFC 7817 3 and RFC 6125 6: the certificate must name the host we were told to use.
+      if (is_ip_literal(acct_.host))
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), acct_.host.c_str());
+      else
+        SSL_set1_host(ssl, acct_.host.c_str());
     }
     arm(envoi::step::tls);
     auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, use_tuple);
@@ -610,9 +639,22 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     if (timed_out_) fail(errc::timed_out, envoi::step::tls, {}, timeout_detail());
     const long verify = SSL_get_verify_result(ssl);
-    if (pin.empty() && verify != X509_V_OK)
-      fail(errc::certificate_untrusted, envoi::step::tls, {},
-           X509_verify_cert_error_string(verify));
+    if (pin.empty() && verify != X509_V_OK) {
+      // What to change, said in the config's words.
+      std::string detail = X509_verify_cert_error_string(verify);
+      if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+        detail += ": the certificate is not issued for \"" + acct_.host +
+                  "\"; set host to the name the provider gives for its SMTP server";
+      } else {
+        detail += ": set ca_file to the certificate authority that signed it";
+        if (!refused_leaf_.empty())
+          detail +=
+              ", or, for a server of your own with a self-signed certificate, pin it "
+              "with tls_fingerprint_sha256 = \"" +
+              refused_leaf_.to_string() + "\" once its administrator has confirmed that value";
+      }
+      fail(errc::certificate_untrusted, envoi::step::tls, {}, std::move(detail));
+    }
     std::string detail = ec.message();
     // A plaintext greeting where a TLS record was expected: the port wants STARTTLS.
     if (acct_.security == envoi::security::tls &&

@@ -213,7 +213,10 @@ def main():
     names = [p.get_filename() for p in msg.iter_attachments()]
     check(names == [PDF.name], f"attachments {names}")
     envelope = r.stderr.decode().splitlines()
-    check(envelope[:2] == ["account: site account of Clinique vétérinaire du Sud: no user was given",
+    check(envelope[:3] == ["account: site account of Clinique vétérinaire du Sud: no user was given",
+                           "warning: the password cannot be read: environment variable "
+                           "ENVOI_SUD_PASSWORD is not set; set it to the secret before starting "
+                           "the program",
                            "MAIL FROM:<clinic@example.test>"], f"envelope {envelope}")
     for rcpt in ("helene@example.test", "archive@example.test", "verification-sud@example.test"):
         check(f"RCPT TO:<{rcpt}>" in envelope, f"{rcpt} not in the envelope {envelope}")
@@ -241,6 +244,21 @@ def main():
 
     usage_error(["--to", "a@example.test, b@example.test"],
                 "one address per --to; repeat --to for each", "two addresses in one --to")
+    usage_error(["--to", "a@example.test b@example.test"],
+                "one address per --to; repeat --to for each", "two addresses, a space between")
+    latin1 = config.with_name("lettre-latin1.txt")
+    latin1.write_bytes("Médor est attendu à 14 h.\n".encode("cp1252"))
+    r = envoi(*base[:-1], str(latin1), "--to", "a@example.test", "--dry-run")
+    check(r.returncode == 2 and f"--text: {latin1}: is not valid UTF-8 (saved as Windows-1252 "
+          "or Latin-1?); save it as UTF-8" in r.stderr.decode(),
+          f"a Windows-1252 text file: exit {r.returncode}: {r.stderr.decode()}")
+    # A byte-order mark (Notepad's UTF-8) is not part of the text.
+    bom = config.with_name("lettre-bom.txt")
+    bom.write_bytes(b"\xef\xbb\xbf" + "Médor est attendu.\n".encode())
+    r = envoi(*base[:-1], str(bom), "--to", "a@example.test", "--dry-run")
+    text = BytesParser(policy=email.policy.default).parsebytes(r.stdout).get_content()
+    check(r.returncode == 0 and text.startswith("Médor est attendu."),
+          f"BOM: exit {r.returncode}: {text!r}")
     usage_error(["--to", "a@example.test", "--attach", str(config.parent)],
                 "--attach: \"" + str(config.parent) + "\" is a folder, not a file",
                 "a folder attached")
@@ -307,6 +325,12 @@ def main():
               env_extra=passwords)
     check(r.returncode == 3 and b"connect" in r.stderr,
           f"unreachable: exit {r.returncode}: {r.stderr.decode()}")
+    # The password is read before connecting: unset, it is the error, not the closed port.
+    r = envoi("send", "--config", str(unreachable), "--site", "sud", "--to",
+              "helene@example.test", "--subject", "x", "--text", "-", stdin=body)
+    check(r.returncode == 2 and b"not sent: the password cannot be read: environment variable "
+          b"ENVOI_SUD_PASSWORD is not set" in r.stderr and b"connect" not in r.stderr,
+          f"unset password: exit {r.returncode}: {r.stderr.decode()}")
 
     refusals_for_now(config.parent, body)
     check_silent_send(*silent)

@@ -151,7 +151,7 @@ def main():
     check(r.returncode == 2 and "--user: paul has no SMTP account of their own" in err
           and "add [users.paul.smtp]" in err, f"paul at nord: exit {r.returncode}: {err}")
     r = envoi("--user", "marie", "--to", "helene@example.test")
-    check(r.returncode == 2 and b"--site" in r.stderr,
+    check(r.returncode == 2 and b"--site: the config has 2 sites (nord, sud); name one" in r.stderr,
           f"marie without a site: exit {r.returncode}: {r.stderr.decode()}")
     r = envoi("--site", "ouest", "--to", "helene@example.test")
     check(r.returncode == 2 and b"--site: no site \"ouest\"" in r.stderr,

@@ -282,7 +282,7 @@ TEST_F(Config, RefusesBothPasswordEnvAndPasswordFile) {
 
 TEST_F(Config, RefusesAPasswordEnvThatIsNoVariableNameWithoutQuotingIt) {
   // The password itself, pasted where its variable's name belongs.
-  for (const std::string pasted : {"Tr3s-S3cret!", "mot de passe", "9LIVES"}) {
+  for (const std::string pasted : {"Tr3s-S3cret!", "mot de passe", "9LIVES", "Tr0ub4dor"}) {
     std::string text = minimal;
     text.replace(text.find("ENVOI_SUD_PASSWORD"), 18, pasted);
     const auto e = failure(text);
@@ -290,6 +290,14 @@ TEST_F(Config, RefusesAPasswordEnvThatIsNoVariableNameWithoutQuotingIt) {
     EXPECT_EQ(std::string(e.what()).find(pasted), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("never goes in this file"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(Config, SaysToDropTheDollarOfAShellVariable) {
+  std::string text = minimal;
+  text.replace(text.find("ENVOI_SUD_PASSWORD"), 18, "$ENVOI_SUD_PASSWORD");
+  const auto e = failure(text);
+  EXPECT_EQ(e.field(), at(6, "sites.sud.smtp.password_env"));
+  EXPECT_NE(std::string(e.what()).find("without the '$'"), std::string::npos) << e.what();
 }
 
 TEST_F(Config, RefusesAMissingHostAtItsTable) {

@@ -165,3 +165,14 @@ TEST(Mailbox, HeaderFormEncodesNonAsciiNamesWithTheirSpecials) {
   EXPECT_EQ(mailbox::parse("Zoé <zoe@example.test>").to_header(),
             "=?utf-8?Q?Zo=C3=A9?= <zoe@example.test>");
 }
+
+TEST(Mailbox, ANameBeforeABareAddressIsToldToUseAngleBrackets) {
+  EXPECT_NE(reason_for("Clinique du Sud accueil@example.test", "from")
+                .find("Name <accueil@example.test>"),
+            std::string::npos)
+      << reason_for("Clinique du Sud accueil@example.test", "from");
+  // Other mistakes keep their own reason alone.
+  EXPECT_EQ(reason_for("a b@example.test, c@example.test").find("angle brackets"),
+            std::string::npos);
+  EXPECT_EQ(reason_for("accueil@exa mple.test").find("angle brackets"), std::string::npos);
+}

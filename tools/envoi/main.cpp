@@ -75,13 +75,33 @@ std::string read_input(const std::string& path, const std::string& option) {
   return bytes;
 }
 
+// A text body's file, without the byte-order mark Windows editors put first.
+std::string text_input(const std::string& path, const std::string& option) {
+  std::string text = read_input(path, option);
+  if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
+  return text;
+}
+
+// Sets a body with `set`, saying which option and file hold text that is not UTF-8.
+template <typename Set>
+void set_body(const std::string& path, const std::string& option, Set set) {
+  std::string text = text_input(path, option);
+  try {
+    set(std::move(text));
+  } catch (const envoi::invalid_input& e) {
+    throw envoi::invalid_input(
+        option, (path == "-" ? std::string("standard input") : path) + ": " + e.reason() +
+                    " (saved as Windows-1252 or Latin-1?); save it as UTF-8");
+  }
+}
+
 // An address option's value; a list in one value gets a hint, since each option takes
 // one address.
 envoi::mailbox parse_address(const std::string& text, const std::string& option) {
   try {
     return envoi::mailbox::parse(text, option);
   } catch (const envoi::invalid_input& e) {
-    if (text.find(',') == std::string::npos && text.find(';') == std::string::npos) throw;
+    if (text.find('@') == text.rfind('@')) throw;
     throw envoi::invalid_input(
         option, e.reason() + " (one address per " + option + "; repeat " + option + " for each)");
   }
@@ -101,9 +121,12 @@ envoi::resolution pick_account(const envoi::account_resolver& resolver, const se
     throw envoi::invalid_input("--config", o.config.string() +
                                                " defines no site; add a [sites.ID] table "
                                                "(envoi preset ADDRESS --site ID prints one)");
-  if (site.empty())
+  if (site.empty()) {
+    std::string names;
+    for (const auto& [id, ignored] : cfg.sites) names += (names.empty() ? "" : ", ") + id;
     throw envoi::invalid_input("--site", "the config has " + std::to_string(cfg.sites.size()) +
-                                             " sites; name one with --site");
+                                             " sites (" + names + "); name one with --site");
+  }
   const auto why =
       o.purpose == "reminder" ? envoi::purpose::reminder : envoi::purpose::correspondence;
   try {
@@ -121,8 +144,9 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
   for (const auto& a : o.cc) m.add_cc(parse_address(a, "--cc"));
   for (const auto& a : o.bcc) m.add_bcc(parse_address(a, "--bcc"));
   m.subject(o.subject);
-  m.text(read_input(o.text, "--text"));
-  if (!o.html.empty()) m.html(read_input(o.html, "--html"));
+  set_body(o.text, "--text", [&](std::string text) { m.text(std::move(text)); });
+  if (!o.html.empty())
+    set_body(o.html, "--html", [&](std::string html) { m.html(std::move(html)); });
   for (const auto& path : o.attach) {
     if (auto problem = file_problem(path); !problem.empty())
       throw envoi::invalid_input("--attach", problem);
@@ -162,6 +186,23 @@ int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipien
   return status;
 }
 
+// Why the account's password cannot be read, or "" when it can or none is needed.
+std::string password_problem(const envoi::account& a) {
+  if (a.login.empty() || a.token_provider || a.auth == envoi::auth_method::xoauth2 ||
+      a.auth == envoi::auth_method::oauthbearer)
+    return {};
+  try {
+    (void)a.password.read();
+    return {};
+  } catch (const std::system_error& e) {
+    // what() ends with the code's message; the first part says where and why.
+    std::string why = e.what();
+    const std::string suffix = ": " + e.code().message();
+    if (why.ends_with(suffix)) why.resize(why.size() - suffix.size());
+    return "the password cannot be read: " + why;
+  }
+}
+
 int send(const send_options& o) {
   const envoi::account_resolver resolver(envoi::load_config(o.config));
   const envoi::resolution chosen = pick_account(resolver, o);
@@ -173,6 +214,15 @@ int send(const send_options& o) {
   auto env = m.make_envelope();
   // The site's verification copy goes in the envelope only.
   if (account.bcc_copy) env.recipients.push_back(*account.bcc_copy);
+
+  // The password is read before connecting, so that a missing one is not hidden behind a
+  // network error; a dry run only warns, since it sends nothing.
+  const std::string password = password_problem(account);
+  if (!password.empty() && !o.dry_run) {
+    std::cerr << "envoi: not sent: " << password << '\n';
+    return exit_usage;
+  }
+  if (!password.empty()) std::cerr << "warning: " << password << '\n';
 
   // A dry run shows the exact message on stdout and the envelope on stderr.
   if (o.dry_run) {
@@ -217,7 +267,10 @@ int send(const send_options& o) {
     return status;
   } catch (const envoi::smtp::send_error& e) {
     int status = e.is_transient() ? exit_transient : exit_refused;
-    if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure)
+    // What only a change of settings mends: the password, a file, the trust in the
+    // server's certificate (ca_file or a pin).
+    if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure ||
+        e.code() == envoi::errc::certificate_untrusted)
       status = exit_usage;
     status = report_recipients(e.report().recipients, status);
     std::cerr << "envoi: not sent: " << e.what() << '\n';
