@@ -217,12 +217,12 @@ int send(const send_options& o) {
 
   // The password is read before connecting, so that a missing one is not hidden behind a
   // network error; a dry run only warns, since it sends nothing.
-  const std::string password = password_problem(account);
-  if (!password.empty() && !o.dry_run) {
-    std::cerr << "envoi: not sent: " << password << '\n';
+  const std::string unreadable = password_problem(account);
+  if (!unreadable.empty() && !o.dry_run) {
+    std::cerr << "envoi: not sent: " << unreadable << '\n';
     return exit_usage;
   }
-  if (!password.empty()) std::cerr << "warning: " << password << '\n';
+  if (!unreadable.empty()) std::cerr << "warning: " << unreadable << '\n';
 
   // A dry run shows the exact message on stdout and the envelope on stderr.
   if (o.dry_run) {
