@@ -298,13 +298,42 @@ void read_oauth2(const reader& r, const toml::table& t, std::string_view prefix,
   }
 }
 
+// [X.smtp.timeouts]: each step's time limit in seconds, in place of RFC 5321's.
+void read_timeouts(const reader& r, const toml::table& t, std::string_view prefix,
+                   smtp_timeouts& limits) {
+  using std::chrono::milliseconds;
+  const std::array steps{std::pair{"connect"sv, &smtp_timeouts::connect},
+                         std::pair{"tls_handshake"sv, &smtp_timeouts::tls_handshake},
+                         std::pair{"greeting"sv, &smtp_timeouts::greeting},
+                         std::pair{"ehlo"sv, &smtp_timeouts::ehlo},
+                         std::pair{"mail"sv, &smtp_timeouts::mail},
+                         std::pair{"rcpt"sv, &smtp_timeouts::rcpt},
+                         std::pair{"data_start"sv, &smtp_timeouts::data_start},
+                         std::pair{"data_block"sv, &smtp_timeouts::data_block},
+                         std::pair{"data_end"sv, &smtp_timeouts::data_end},
+                         std::pair{"quit"sv, &smtp_timeouts::quit},
+                         std::pair{"total"sv, &smtp_timeouts::total}};
+  std::array<std::string_view, steps.size()> names;
+  for (std::size_t i = 0; i < steps.size(); ++i) names[i] = steps[i].first;
+  r.check_keys(t, prefix, names);
+  for (const auto& [name, field] : steps) {
+    // total may be 0, for no limit on a whole send.
+    if (auto n = t.get(name))
+      limits.*field = std::chrono::seconds(
+          integer_at(r, *n, join(prefix, name), name == "total" ? 0 : 1, 86400));
+  }
+}
+
 // [X.smtp], the same for sites and users.
 void read_smtp(const reader& r, const toml::table& t, std::string_view prefix, account& acct) {
   r.check_keys(t, prefix,
                std::array{"host"sv, "port"sv, "security"sv, "auth"sv, "login"sv, "password_env"sv,
                           "password_file"sv, "ca_file"sv, "tls_fingerprint_sha256"sv, "ehlo_name"sv,
-                          "timeout_seconds"sv, "oauth2"sv});
+                          "timeout_seconds"sv, "timeouts"sv, "oauth2"sv});
   read_server(r, t, prefix, acct);
+  if (auto n = t.get("timeouts"))
+    read_timeouts(r, table_at(r, *n, join(prefix, "timeouts")), join(prefix, "timeouts"),
+                  acct.timeouts);
   if (auto n = t.get("oauth2"))
     read_oauth2(r, table_at(r, *n, join(prefix, "oauth2")), join(prefix, "oauth2"), acct);
   read_credentials(r, t, prefix, acct);

@@ -16,6 +16,9 @@
 //   tls_fingerprint_sha256 = "AB:CD:..."  # optional; pins the server's own certificate
 //   ehlo_name = "poste-1.clinique.fr"     # optional; the machine's name otherwise
 //   timeout_seconds = 30       # optional; every step's time limit (RFC 5321's otherwise)
+//   [sites.sud.smtp.timeouts]  # optional; seconds per step, as in envoi::smtp_timeouts:
+//   greeting = 60              # connect, tls_handshake, greeting, ehlo, mail, rcpt,
+//   total = 600                # data_start, data_block, data_end, quit; total (0: none)
 //   [sites.sud.quota]          # optional
 //   per_second = 5             # and per_hour, per_day: read, not yet enforced
 //   max_message_bytes = 20000000  # larger messages are refused before MAIL

@@ -187,6 +187,29 @@ def check_silent_send(silent, proc, started):
     check(f"server: 127.0.0.1 port {port}, none" in err, f"silent server: no server line: {err}")
 
 
+def configured_greeting_limit(config_dir, body):
+    """[X.smtp.timeouts] greeting, when set, is the limit envoi send keeps."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        config = config_dir / "silent-2s.toml"
+        config.write_text(f"""[sites.silent]
+from = "sud@example.test"
+[sites.silent.smtp]
+host = "127.0.0.1"
+port = {silent.getsockname()[1]}
+security = "none"
+[sites.silent.smtp.timeouts]
+greeting = 2
+""")
+        started = time.monotonic()
+        r = envoi("send", "--config", str(config), "--to", "a@example.test", "--subject", "x",
+                  "--text", "-", stdin=body)
+        elapsed = time.monotonic() - started
+    check(r.returncode == 3 and b"greeting" in r.stderr and elapsed < 20,
+          f"greeting = 2: exit {r.returncode} after {elapsed:.0f} s: {r.stderr.decode()}")
+
+
 def main():
     settings = server_settings()
     config = write_config(settings)
@@ -333,6 +356,7 @@ def main():
           f"unset password: exit {r.returncode}: {r.stderr.decode()}")
 
     refusals_for_now(config.parent, body)
+    configured_greeting_limit(config.parent, body)
     check_silent_send(*silent)
 
     for f in failures:

@@ -300,6 +300,31 @@ TEST_F(Config, SaysToDropTheDollarOfAShellVariable) {
   EXPECT_NE(std::string(e.what()).find("without the '$'"), std::string::npos) << e.what();
 }
 
+TEST_F(Config, ReadsEachStepsTimeLimit) {
+  const auto cfg = envoi::load_config(write(minimal + R"([sites.sud.smtp.timeouts]
+connect = 10
+greeting = 60
+data_end = 900
+total = 0
+)"));
+  const auto& limits = cfg.sites.at("sud").account.timeouts;
+  EXPECT_EQ(limits.connect, std::chrono::seconds(10));
+  EXPECT_EQ(limits.greeting, std::chrono::seconds(60));
+  EXPECT_EQ(limits.data_end, std::chrono::seconds(900));
+  EXPECT_EQ(limits.total, std::chrono::milliseconds(0));
+  EXPECT_EQ(limits.rcpt, envoi::smtp_timeouts{}.rcpt);  // unchanged where not written
+}
+
+TEST_F(Config, RefusesAnUnknownStepOrALimitOfZero) {
+  auto e = failure(minimal + "[sites.sud.smtp.timeouts]\nhelo = 30\n");
+  EXPECT_EQ(e.field(), at(8, "sites.sud.smtp.timeouts.helo"));
+  EXPECT_NE(std::string(e.what()).find("expected one of connect, tls_handshake"), std::string::npos)
+      << e.what();
+  e = failure(minimal + "[sites.sud.smtp.timeouts]\ngreeting = 0\n");
+  EXPECT_EQ(e.field(), at(8, "sites.sud.smtp.timeouts.greeting"));
+  EXPECT_NE(std::string(e.what()).find("from 1 to 86400"), std::string::npos) << e.what();
+}
+
 TEST_F(Config, RefusesAMissingHostAtItsTable) {
   const auto e = failure(R"([sites.sud]
 from = "sud@example.test"

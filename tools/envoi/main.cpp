@@ -234,10 +234,10 @@ int send(const send_options& o) {
   }
   // Someone is waiting at the terminal: a submission server greets within seconds, and
   // one that says nothing for a minute is most often a TLS port reached with starttls.
+  // The config's timeout_seconds or timeouts.greeting, when set, is kept.
   envoi::account sending = account;
-  if (!sending.step_timeout)
-    sending.timeouts.greeting =
-        std::min(sending.timeouts.greeting, std::chrono::milliseconds(std::chrono::seconds(60)));
+  if (!sending.step_timeout && sending.timeouts.greeting == envoi::smtp_timeouts{}.greeting)
+    sending.timeouts.greeting = std::chrono::seconds(60);
   std::cerr << "server: " << account.host << " port " << account.port << ", "
             << (account.security == envoi::security::tls        ? "tls"
                 : account.security == envoi::security::starttls ? "starttls"
