@@ -11,9 +11,8 @@
 //
 // Exit status of send: 0 every recipient accepted; 1 a recipient or the message refused
 // for good (5xx), or refused for now while others got it (stderr names whom to send it to
-// again); 2 usage or configuration error, an untrusted certificate or an unreadable
-// password; 3 a failure that may pass (connection, TLS handshake, time-out, 4xx): nobody
-// got the message, try again later.
+// again); 2 usage or configuration error, or an unreadable password; 3 a failure that may
+// pass (connection, TLS, time-out, 4xx): nobody got the message, try again later.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
 #include <algorithm>
@@ -267,11 +266,11 @@ int send(const send_options& o) {
     std::cerr << "message: " << report.final_reply.to_string() << '\n';
     return status;
   } catch (const envoi::smtp::send_error& e) {
-    int status = e.is_transient() ? exit_transient : exit_refused;
-    // What only a change of settings mends: the password, a file, the trust in the
-    // server's certificate (ca_file or a pin).
-    if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure ||
-        e.code() == envoi::errc::certificate_untrusted)
+    // Any TLS failure is 3, as the command's contract says: a certificate the provider
+    // let expire is renewed, and the error says what to set when it is ours to change.
+    int status = e.is_transient() || e.code() == envoi::errc::certificate_untrusted ? exit_transient
+                                                                                    : exit_refused;
+    if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure)
       status = exit_usage;
     status = report_recipients(e.report().recipients, status);
     std::cerr << "envoi: not sent: " << e.what() << '\n';
@@ -393,9 +392,9 @@ int main(int argc, char** argv) {
   auto* cmd = app.add_subcommand("send", "send one message");
   cmd->footer(
       "Exit status: 0 every recipient accepted; 1 refused for good (5xx), or refused for now "
-      "while other recipients got it; 2 usage or configuration error (an untrusted "
-      "certificate, an unreadable password too); 3 nobody got it and it may pass "
-      "(connection, TLS handshake, time-out, 4xx): try again later.");
+      "while other recipients got it; 2 usage or configuration error (an unreadable "
+      "password too); 3 nobody got it and it may pass (connection, TLS, time-out, 4xx): "
+      "try again later.");
   cmd->add_option("--config", o.config, "configuration file (default envoi.toml)");
   cmd->add_option("--site", o.site, "the site whose account sends");
   cmd->add_option("--user", o.user, "the user who writes (correspondence)");
