@@ -41,7 +41,8 @@ resolution account_resolver::resolve(purpose why, std::string_view site_id,
     return r;
   }
   if (user_id.empty()) {
-    r.reason = fmt::format("site account of {}: no user was given", where.name);
+    r.reason =
+        fmt::format("site account of {}: sent in the site's name, as no user is named", where.name);
     return r;
   }
 

@@ -236,7 +236,8 @@ def main():
     names = [p.get_filename() for p in msg.iter_attachments()]
     check(names == [PDF.name], f"attachments {names}")
     envelope = r.stderr.decode().splitlines()
-    check(envelope[:3] == ["account: site account of Clinique vétérinaire du Sud: no user was given",
+    check(envelope[:3] == ["account: site account of Clinique vétérinaire du Sud: sent in the "
+                           "site's name, as no user is named",
                            "warning: the password cannot be read: environment variable "
                            "ENVOI_SUD_PASSWORD is not set; set it to the secret before starting "
                            "the program",
@@ -304,7 +305,8 @@ def main():
     with open("/dev/full", "wb") as full:
         r = subprocess.run([str(ENVOI), *base, "--to", "a@example.test", "--dry-run"],
                            input=body, stdout=full, stderr=subprocess.PIPE, timeout=60)
-    check(r.returncode == 2 and b"could not be written" in r.stderr,
+    check(r.returncode == 2 and b"could not be written to stdout (No space left on device)"
+          in r.stderr,
           f"dry run into a full disk: exit {r.returncode}: {r.stderr.decode()}")
 
     # --transcript: the dialogue on stderr, both directions, AUTH data redacted.

@@ -160,7 +160,8 @@ TEST_F(Resolver, AUsersAccountKeepsTheSitesVerificationCopy) {
 TEST_F(Resolver, CorrespondenceWithoutAUserUsesTheSitesAccount) {
   const auto r = load(group_text()).resolve(purpose::correspondence, "nord");
   EXPECT_EQ(r.account.host, "smtp.nord.example.test");
-  EXPECT_EQ(r.reason, "site account of Clinique du Nord: no user was given");
+  EXPECT_EQ(r.reason,
+            "site account of Clinique du Nord: sent in the site's name, as no user is named");
 }
 
 TEST_F(Resolver, NamesAnUnknownSiteAndListsTheKnownOnes) {

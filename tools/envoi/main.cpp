@@ -229,7 +229,9 @@ int send(const send_options& o) {
     std::cerr << "MAIL FROM:<" << env.mail_from << ">\n";
     for (const auto& r : env.recipients) std::cerr << "RCPT TO:<" << r << ">\n";
     std::cout << m.render() << std::flush;
-    if (!std::cout) throw std::runtime_error("the message could not be written to stdout");
+    if (!std::cout)
+      throw std::runtime_error("the message could not be written to stdout (" +
+                               std::generic_category().message(errno) + ")");
     return exit_ok;
   }
   // Someone is waiting at the terminal: a submission server greets within seconds, and
