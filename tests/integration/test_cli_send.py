@@ -129,6 +129,7 @@ security = "none"
         check(code == 1, f"one accepted, one busy: exit {code}: {err}")
         check("accepted helene@example.test" in err, f"accepted line: {err}")
         check("send it again later to busy@example.test only" in err, f"no retry hint: {err}")
+        check("envoi: 1 of 2 recipients got the message" in err, f"no summary: {err}")
         check(peer.delivered == ["helene@example.test"], f"delivered {peer.delivered}")
 
         for order in (("busy@example.test", "nobody@example.test"),

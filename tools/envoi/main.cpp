@@ -162,6 +162,7 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
 int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipients, int status) {
   bool permanent = false;
   bool delivered = false;
+  std::size_t got = 0;
   std::string again;
   for (const auto& r : recipients) {
     if (r.reply.empty()) continue;
@@ -171,12 +172,16 @@ int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipien
                                         : "refused ")
               << r.address << ": " << r.reply.to_string() << '\n';
     delivered = delivered || r.delivered;
+    got += r.delivered ? 1 : 0;
     if (accepted) continue;
     if (r.reply.transient())
       again += (again.empty() ? "" : ", ") + r.address;
     else
       permanent = true;
   }
+  // A partial delivery is easy to miss among the lines above.
+  if (delivered && got < recipients.size())
+    std::cerr << "envoi: " << got << " of " << recipients.size() << " recipients got the message\n";
   if (delivered && !again.empty()) {
     std::cerr << "envoi: the others got the message; send it again later to " << again << " only\n";
     return exit_refused;
