@@ -260,6 +260,10 @@ def main():
     check(r.returncode == 2, f"bad config: exit {r.returncode}")
     r = envoi("send", "--to", "a@example.test", stdin=body)
     check(r.returncode == 2, f"missing --subject: exit {r.returncode}")
+    r = envoi("send", "--config", str(config), "--site", "sud", "--to", "a@example.test",
+              "--subject", " ", "--text", "-", "--dry-run", stdin=body)
+    check(r.returncode == 2 and b"--subject: is empty" in r.stderr,
+          f"empty --subject: exit {r.returncode}: {r.stderr.decode()}")
 
     # Bad input a person types: each error names the option and says what is wrong.
     def usage_error(args, expected, what):

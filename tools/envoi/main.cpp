@@ -143,6 +143,10 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
   for (const auto& a : o.to) m.add_to(parse_address(a, "--to"));
   for (const auto& a : o.cc) m.add_cc(parse_address(a, "--cc"));
   for (const auto& a : o.bcc) m.add_bcc(parse_address(a, "--bcc"));
+  // The library allows a message without a subject; from the shell an empty one is far
+  // more often a variable that was not set, and filters hold such mail as suspect.
+  if (o.subject.find_first_not_of(" \t") == std::string::npos)
+    throw envoi::invalid_input("--subject", "is empty; give the message a subject");
   m.subject(o.subject);
   set_body(o.text, "--text", [&](std::string text) { m.text(std::move(text)); });
   if (!o.html.empty())
