@@ -665,8 +665,18 @@ const std::string& message::message_id() const {
   return message_id_;
 }
 
+namespace {
+
+// What every message needs before it can be sent or rendered.
+void require_sender_and_recipient(bool has_sender, bool has_recipient) {
+  if (!has_sender) throw invalid_input("from", "the message has no sender");
+  if (!has_recipient) throw invalid_input("to", "the message has no recipient");
+}
+
+}  // namespace
+
 envelope message::make_envelope() const {
-  if (!from_) throw invalid_input("from", "the message has no sender");
+  require_sender_and_recipient(from_.has_value(), !to_.empty() || !cc_.empty() || !bcc_.empty());
   envelope e;
   e.mail_from = from_->address();
   for (const auto* list : {&to_, &cc_, &bcc_}) {
@@ -676,19 +686,24 @@ envelope message::make_envelope() const {
         e.recipients.push_back(m.address());
     }
   }
-  if (e.recipients.empty()) throw invalid_input("to", "the message has no recipient");
   return e;
 }
 
 rendered_message message::render_stream(const render_options& requested) const& {
-  make_envelope();
+  require_sender_and_recipient(from_.has_value(), !to_.empty() || !cc_.empty() || !bcc_.empty());
   auto s = std::make_unique<rendered_message::state>();
   render_options options = requested;
   options.allow_8bit = requested.allow_8bit && requested.dkim == nullptr;
 
-  // The message's own header fields, in the order of RFC 5322 3.6.
-  std::string headers = "Date: " + format_date(date_.value_or(std::chrono::system_clock::now())) +
-                        "\r\nMessage-ID: <" + message_id() + ">\r\n";
+  // The message's own header fields, in the order of RFC 5322 3.6; room for a usual set
+  // of them at once.
+  std::string headers;
+  headers.reserve(1024);
+  headers += "Date: ";
+  headers += format_date(date_.value_or(std::chrono::system_clock::now()));
+  headers += "\r\nMessage-ID: <";
+  headers += message_id();
+  headers += ">\r\n";
   headers += address_field("From", {*from_});
   if (sender_) headers += address_field("Sender", {*sender_});
   if (!reply_to_.empty()) headers += address_field("Reply-To", reply_to_);

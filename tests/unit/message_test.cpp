@@ -284,6 +284,15 @@ TEST(Message, RenderNeedsASenderAndARecipient) {
   } catch (const invalid_input& e) {
     EXPECT_EQ(e.field(), "to");
   }
+  try {
+    n.render();
+    FAIL() << "rendered without recipients";
+  } catch (const invalid_input& e) {
+    EXPECT_EQ(e.field(), "to");
+  }
+  // A blind copy alone is a recipient.
+  n.add_bcc(mailbox::parse("archive@example.test"));
+  EXPECT_NE(n.render().find("To: undisclosed-recipients:;\r\n"), std::string::npos);
 }
 
 TEST(Message, BlindCopiesAreInTheEnvelopeOnly) {
