@@ -15,6 +15,7 @@
 #include <envoi/oauth2_endpoint.hpp>
 #include <envoi/preset.hpp>
 
+#include "mime/encoding.hpp"
 #include "text_file.hpp"
 
 namespace envoi {
@@ -113,20 +114,15 @@ template <std::size_t N, typename T>
 T choice_at(const reader& r, const toml::node& n, std::string_view key,
             const std::array<std::pair<std::string_view, T>, N>& choices) {
   // "LOGIN" and "STARTTLS" are how providers' help pages write them.
-  const auto lower = [](std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-  };
   const auto* s = n.as_string();
-  if (s)
+  const std::string given = s != nullptr ? mime::ascii_lower(s->get()) : std::string();
+  if (s != nullptr)
     for (const auto& [name, value] : choices)
-      if (lower(s->get()) == name) return value;
+      if (given == name) return value;
   std::array<std::string_view, N> names;
   for (std::size_t i = 0; i < N; ++i) names[i] = choices[i].first;
   std::string hint;
-  if (s && (lower(s->get()) == "ssl" || lower(s->get()) == "ssl/tls"))
+  if (given == "ssl" || given == "ssl/tls")
     hint = " (\"SSL\" is called tls here: TLS from the first byte, usually port 465)";
   r.fail(n.source(), key,
          fmt::format("expected one of {}, got {}{}", fmt::join(names, ", "), shown(n), hint));
@@ -301,7 +297,6 @@ void read_oauth2(const reader& r, const toml::table& t, std::string_view prefix,
 // [X.smtp.timeouts]: each step's time limit in seconds, in place of RFC 5321's.
 void read_timeouts(const reader& r, const toml::table& t, std::string_view prefix,
                    smtp_timeouts& limits) {
-  using std::chrono::milliseconds;
   const std::array steps{std::pair{"connect"sv, &smtp_timeouts::connect},
                          std::pair{"tls_handshake"sv, &smtp_timeouts::tls_handshake},
                          std::pair{"greeting"sv, &smtp_timeouts::greeting},

@@ -147,12 +147,6 @@ bool is_dns_name(std::string_view s) {
   return true;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // The header block split into fields, each with its CRLF and continuation lines.
 std::vector<std::string_view> split_fields(std::string_view block) {
   std::vector<std::string_view> fields;
@@ -172,7 +166,7 @@ std::vector<std::string_view> split_fields(std::string_view block) {
 std::string field_name(std::string_view field) {
   std::string_view name = field.substr(0, field.find(':'));
   while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-  return lower(name);
+  return mime::ascii_lower(name);
 }
 
 }  // namespace
@@ -204,7 +198,7 @@ dkim_signer dkim_signer::from_pem(std::string domain, std::string selector, std:
     throw invalid_input("dkim.selector", "\"" + selector + "\" is not a valid selector");
 
   auto p = std::make_shared<impl>();
-  p->domain = lower(domain);
+  p->domain = mime::ascii_lower(domain);
   p->selector = std::move(selector);
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "mime/encoding.hpp"
+
 namespace envoi {
 namespace {
 
@@ -44,16 +46,9 @@ std::string_view to_string(log_level level) noexcept {
 }
 
 bool parse_log_level(std::string_view text, log_level& level) noexcept {
-  const auto same = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      const char c = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-      if (c != b[i]) return false;
-    }
-    return true;
-  };
+  const std::string given = mime::ascii_lower(text);
   for (std::size_t i = 0; i < level_names.size(); ++i) {
-    if (same(text, level_names[i])) {
+    if (given == level_names[i]) {
       level = static_cast<log_level>(i);
       return true;
     }

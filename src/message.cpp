@@ -87,13 +87,6 @@ std::string format_date(std::chrono::system_clock::time_point when) {
                      minutes % 60);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 std::string media_type_for(const std::filesystem::path& name) {
   struct entry {
     std::string_view extension;
@@ -117,7 +110,7 @@ std::string media_type_for(const std::filesystem::path& name) {
       {".odt", "application/vnd.oasis.opendocument.text"},
       {".zip", "application/zip"},
   };
-  const std::string ext = lower(name.extension().string());
+  const std::string ext = mime::ascii_lower(name.extension().string());
   for (const entry& e : table) {
     if (e.extension == ext) return std::string(e.type);
   }
@@ -260,7 +253,7 @@ bool is_reserved_header(std::string_view name) {
       "date",       "from",         "sender",      "reply-to",   "to",
       "cc",         "bcc",          "subject",     "message-id", "in-reply-to",
       "references", "mime-version", "return-path", "received"};
-  const std::string low = lower(std::string(name));
+  const std::string low = mime::ascii_lower(name);
   if (low.starts_with("content-")) return true;
   return std::find(std::begin(reserved), std::end(reserved), low) != std::end(reserved);
 }

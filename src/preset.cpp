@@ -1,12 +1,12 @@
 #include <envoi/preset.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <random>
 
 #include <envoi/error.hpp>
 
 #include "dns.hpp"
+#include "mime/encoding.hpp"
 #include "preset_table.hpp"
 
 namespace envoi {
@@ -14,13 +14,6 @@ namespace envoi {
 namespace {
 
 constexpr std::string_view relay_prefix = "relay:";
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // The table row for `domain` (lower case, ASCII) or the nearest parent domain that has
 // one: `tenant.onmicrosoft.com` finds `onmicrosoft.com`, `aspmx.l.google.com` finds
@@ -45,14 +38,14 @@ std::optional<preset> lookup_domain(std::string_view domain) {
 std::optional<std::string> domain_of(std::string_view text) {
   if (text.find('@') != std::string_view::npos) {
     try {
-      return lower(mailbox::parse(text).domain());
+      return mime::ascii_lower(mailbox::parse(text).domain());
     } catch (const invalid_input&) {
       return std::nullopt;
     }
   }
   // A bare domain goes through the same conversion as an address's domain.
   try {
-    return lower(mailbox::parse("x@" + std::string(text)).domain());
+    return mime::ascii_lower(mailbox::parse("x@" + std::string(text)).domain());
   } catch (const invalid_input&) {
     return std::nullopt;
   }
@@ -209,7 +202,7 @@ std::optional<preset> find_preset(std::string_view address_or_domain) {
 }
 
 std::optional<preset> find_relay(std::string_view name) {
-  std::string key = lower(name);
+  std::string key = mime::ascii_lower(name);
   for (const auto& a : detail::relay_aliases())
     if (a.name == key) key = a.target;
   key.insert(0, relay_prefix);
@@ -229,7 +222,7 @@ std::vector<std::string_view> relay_names() {
 
 settings_suggestion suggest_settings(std::string_view address, const suggest_options& options) {
   const auto sender = mailbox::parse(address);
-  const std::string domain = lower(sender.domain());
+  const std::string domain = mime::ascii_lower(sender.domain());
 
   if (const auto p = lookup_domain(domain)) return from_row(*p, sender, suggestion_source::table);
   if (!options.use_dns) return nothing_known(domain);
@@ -270,7 +263,7 @@ std::optional<settings_suggestion> suggest_relay(std::string_view relay_name,
   // Mailgun's credential is per sending domain: postmaster@ that domain by default.
   constexpr std::string_view domain_slot = "YOUR_SENDING_DOMAIN";
   if (const auto at = s.login.find(domain_slot); at != std::string::npos) {
-    s.login.replace(at, domain_slot.size(), lower(sender.domain()));
+    s.login.replace(at, domain_slot.size(), mime::ascii_lower(sender.domain()));
     s.login_is_placeholder = false;
   }
   return s;

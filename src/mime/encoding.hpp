@@ -33,6 +33,10 @@ bool has_cr_lf_or_nul(std::string_view s) noexcept;
 /// True when `s` holds CR or LF.
 bool has_line_break(std::string_view s) noexcept;
 
+/// `s` with the ASCII capitals A to Z made small; other octets, UTF-8 included, unchanged.
+/// Unlike std::tolower, it does not depend on the process locale.
+std::string ascii_lower(std::string_view s);
+
 /// `text` with every line end (LF, CR or CRLF) written as CRLF.
 std::string to_crlf(std::string_view text);
 

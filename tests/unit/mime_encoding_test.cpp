@@ -591,3 +591,9 @@ TEST(Mime, TransferEncodingDecodesBackForRandomTextAtEverySplit) {
     }
   }
 }
+
+TEST(Mime, AsciiLowerLeavesEightBitOctetsAlone) {
+  EXPECT_EQ(mime::ascii_lower("SMTP.Orange.FR"), "smtp.orange.fr");
+  EXPECT_EQ(mime::ascii_lower("ÉCOLE Vétérinaire"), "École vétérinaire");
+  EXPECT_EQ(mime::ascii_lower(""), "");
+}
