@@ -17,10 +17,14 @@ namespace {
 // Every failure names where the secret was looked for. The value never reaches the text:
 // error messages end up in logs and support tickets.
 [[noreturn]] void fail(const std::string& where, const std::string& why) {
-  throw std::system_error(make_error_code(errc::secret_unavailable), where + " " + why);
+  throw secret_error(where + " " + why);
 }
 
 }  // namespace
+
+secret_error::secret_error(std::string reason)
+    : std::system_error(make_error_code(errc::secret_unavailable), reason),
+      reason_(std::move(reason)) {}
 
 bool is_environment_variable_name(std::string_view name) noexcept {
   // POSIX 8.1: letters, digits and underscore, not starting with a digit.

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include <envoi/dkim.hpp>
 #include <envoi/mailbox.hpp>
@@ -91,6 +92,18 @@ struct quota {
 /// not starting with a digit (POSIX 8.1).
 bool is_environment_variable_name(std::string_view name) noexcept;
 
+/// What secret_ref::read throws: code() is errc::secret_unavailable; reason() says where
+/// the secret was looked for and why it could not be read ("environment variable
+/// ENVOI_SUD_PASSWORD is not set; ..."), without the code's own message that what() adds.
+class secret_error : public std::system_error {
+ public:
+  explicit secret_error(std::string reason);
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string reason_;
+};
+
 /// Where a password comes from. The value itself is read only when it is needed and
 /// is never logged or put in an error text.
 class secret_ref {
@@ -109,8 +122,8 @@ class secret_ref {
 
   bool empty() const noexcept { return kind_ == kind::none; }
 
-  /// Reads the secret. Throws std::system_error with errc::secret_unavailable, naming the
-  /// variable or file but never the value, when it cannot be read or is empty.
+  /// Reads the secret. Throws secret_error, naming the variable or file but never the
+  /// value, when it cannot be read or is empty.
   std::string read() const;
 
   /// "environment variable SMTP_PASSWORD" or "file /etc/envoi/pw": where, never what.

@@ -838,12 +838,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
     try {
       c.password = acct_.password.read();
-    } catch (const std::system_error& e) {
-      // what() ends with the code's message, which send_error adds again.
-      std::string_view why = e.what();
-      const std::string suffix = ": " + e.code().message();
-      if (why.size() > suffix.size() && why.ends_with(suffix)) why.remove_suffix(suffix.size());
-      fail(errc::secret_unavailable, envoi::step::auth, {}, std::string(why));
+    } catch (const secret_error& e) {
+      // The reason alone: send_error adds the code's message itself.
+      fail(errc::secret_unavailable, envoi::step::auth, {}, e.reason());
     }
     return c;
   }

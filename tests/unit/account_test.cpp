@@ -71,6 +71,14 @@ TEST(SecretRef, NamesAnUnsetVariableInItsError) {
   EXPECT_EQ(e.code(), envoi::errc::secret_unavailable);
   EXPECT_NE(std::string(e.what()).find("ENVOI_TEST_SECRET_UNSET"), std::string::npos);
   EXPECT_NE(std::string(e.what()).find("not set"), std::string::npos);
+  // The reason alone, for a caller that puts it in an error of its own.
+  try {
+    (void)envoi::secret_ref::from_env("ENVOI_TEST_SECRET_UNSET").read();
+  } catch (const envoi::secret_error& s) {
+    EXPECT_EQ(s.reason(),
+              "environment variable ENVOI_TEST_SECRET_UNSET is not set; set it to the secret "
+              "before starting the program");
+  }
 }
 
 TEST(SecretRef, RefusesANameThatIsNoVariableWithoutRepeatingIt) {

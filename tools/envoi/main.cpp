@@ -203,12 +203,8 @@ std::string password_problem(const envoi::account& a) {
   try {
     (void)a.password.read();
     return {};
-  } catch (const std::system_error& e) {
-    // what() ends with the code's message; the first part says where and why.
-    std::string why = e.what();
-    const std::string suffix = ": " + e.code().message();
-    if (why.ends_with(suffix)) why.resize(why.size() - suffix.size());
-    return "the password cannot be read: " + why;
+  } catch (const envoi::secret_error& e) {
+    return "the password cannot be read: " + e.reason();
   }
 }
 
