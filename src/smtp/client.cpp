@@ -79,8 +79,9 @@ struct session_failure {
   throw session_failure{code, s, std::move(r), std::move(detail), true};
 }
 
-[[noreturn]] void refused_clean(envoi::step s, smtp::reply r) {
-  fail_clean(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r));
+[[noreturn]] void refused_clean(envoi::step s, smtp::reply r, std::string detail = {}) {
+  fail_clean(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r),
+             std::move(detail));
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -285,8 +286,6 @@ struct client::impl : std::enable_shared_from_this<impl> {
   bool quitting_ = false;
   transcript_sink transcript_;
   envoi::log_sink log_;
-  // Either the transcript or the debug log wants each line of the dialogue.
-  bool tracing_ = false;
   // Set while the message itself is written: the transcript shows only its size.
   bool sending_content_ = false;
 
@@ -423,6 +422,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
   }
 
+  // Whether the transcript or the debug log wants each line of the dialogue.
+  bool tracing() const noexcept { return transcript_ || log_.enabled(log_level::debug); }
+
   // One line of the dialogue, already redacted, for the transcript and the debug log.
   void trace(transcript_direction d, std::string_view line) const {
     if (transcript_) transcript_(d, line);
@@ -465,7 +467,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> write(std::string_view bytes, envoi::step s,
                               std::chrono::milliseconds limit, std::string_view shown = {}) {
     stop_if_cancelled(s);
-    if (tracing_) trace_sent(bytes, shown);
+    if (tracing()) trace_sent(bytes, shown);
     arm(limit);
     error_code ec;
     if (tls_active_) {
@@ -518,7 +520,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   bool take_reply_line(std::size_t n, envoi::step s) {
     std::string_view line(input_.data(), n - 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (tracing_) trace(transcript_direction::received, line);
+    if (tracing()) trace(transcript_direction::received, line);
     const auto status = parser_.feed(line);
     input_.erase(0, n);
     if (status == detail::reply_parser::status::bad) {
@@ -958,7 +960,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   // The message, dot-stuffed, in pieces, then the end of data. Each write is one block
   // of RFC 5321 4.5.3.2.5 with its own limit.
   asio::awaitable<void> write_data(detail::data_source& data, const std::string& ahead) {
-    if (tracing_) {
+    if (tracing()) {
       trace_sent({}, "<message: " + std::to_string(data.size()) + " octets>");
       sending_content_ = true;
     }
@@ -986,7 +988,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
     sending_content_ = false;
     // The next message's commands went out with the end of data.
-    if (tracing_ && !ahead.empty()) trace_sent(ahead, {});
+    if (tracing() && !ahead.empty()) trace_sent(ahead, {});
   }
 
   std::chrono::milliseconds block_limit() const {
@@ -1057,12 +1059,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
       // clears the transaction for the next message (F42).
       if (data_reply.code == 354) co_await command(".", envoi::step::data);
       co_await reset(envoi::step::mail);
-      if (!mail_reply.positive() && !mail_reply.transient()) {
+      if (!mail_reply.positive()) {
         std::string hint = login_hint(mail_reply);
-        fail_clean(errc::server_permanent, envoi::step::mail, std::move(mail_reply),
-                   std::move(hint));
+        refused_clean(envoi::step::mail, std::move(mail_reply), std::move(hint));
       }
-      if (!mail_reply.positive()) refused_clean(envoi::step::mail, std::move(mail_reply));
       // The server would not take even one recipient: trying again now would loop.
       if (!too_many.empty())
         fail_clean(errc::server_transient, envoi::step::rcpt, std::move(too_many));
@@ -1388,12 +1388,10 @@ const envoi::account& client::settings() const noexcept {
 
 void client::set_transcript(transcript_sink sink) {
   impl_->transcript_ = std::move(sink);
-  impl_->tracing_ = impl_->transcript_ || impl_->log_.enabled(log_level::debug);
 }
 
 void client::set_log(log_sink sink) {
   impl_->log_ = std::move(sink);
-  impl_->tracing_ = impl_->transcript_ || impl_->log_.enabled(log_level::debug);
 }
 
 detail::data_source_ptr client::text_data(std::string data) {
