@@ -26,6 +26,18 @@ secret_error::secret_error(std::string reason)
     : std::system_error(make_error_code(errc::secret_unavailable), reason),
       reason_(std::move(reason)) {}
 
+std::string_view to_string(security s) noexcept {
+  switch (s) {
+    case security::starttls:
+      return "starttls";
+    case security::tls:
+      return "tls";
+    case security::none:
+      return "none";
+  }
+  return "starttls";
+}
+
 bool is_environment_variable_name(std::string_view name) noexcept {
   // POSIX 8.1: letters, digits and underscore, not starting with a digit.
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;

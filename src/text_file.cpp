@@ -9,17 +9,20 @@
 
 namespace envoi::detail {
 
+std::string file_problem(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto type = fs::status(path, ec).type();
+  if (type == fs::file_type::not_found) return " does not exist";
+  if (type == fs::file_type::directory) return " is a folder, not a file";
+  if (std::ifstream(path, std::ios::binary)) return {};
+  return " cannot be opened (" + std::generic_category().message(errno) + ")";
+}
+
 std::string read_text_file(const std::filesystem::path& path, std::string_view what) {
+  if (auto problem = file_problem(path); !problem.empty())
+    throw invalid_input(path.string(), std::string(what) + problem);
   std::ifstream in(path, std::ios::binary);
-  if (!in || std::filesystem::is_directory(path)) {
-    const int error = errno;
-    std::error_code ec;
-    const auto type = std::filesystem::status(path, ec).type();
-    std::string why = " cannot be opened (" + std::generic_category().message(error) + ")";
-    if (type == std::filesystem::file_type::not_found) why = " does not exist";
-    if (type == std::filesystem::file_type::directory) why = " is a folder, not a file";
-    throw invalid_input(path.string(), std::string(what) + why);
-  }
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw invalid_input(path.string(), std::string(what) + " cannot be read");
   return text;

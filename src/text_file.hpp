@@ -7,6 +7,10 @@
 
 namespace envoi::detail {
 
+/// Why `path` cannot be opened as a file, to follow its name: " does not exist", " is a
+/// folder, not a file" or " cannot be opened (REASON)"; empty when it can.
+std::string file_problem(const std::filesystem::path& path);
+
 /// The file's bytes. Throws invalid_input whose field is the path and whose text says
 /// that `what` ("the configuration file") cannot be opened or read.
 std::string read_text_file(const std::filesystem::path& path, std::string_view what);

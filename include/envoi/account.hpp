@@ -28,6 +28,9 @@ enum class security {
   none,
 };
 
+/// "starttls", "tls" or "none", as the configuration writes them.
+std::string_view to_string(security s) noexcept;
+
 /// Which SASL mechanism AUTH uses. A mechanism other than `automatic` is used only if
 /// the server offers it; otherwise the send fails with errc::auth_not_offered, naming it
 /// and what the server offers.

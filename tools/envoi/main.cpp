@@ -15,7 +15,6 @@
 // pass (connection, TLS, time-out, 4xx): nobody got the message, try again later.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
-#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -37,6 +36,8 @@
 #include <envoi/resolver.hpp>
 #include <envoi/smtp/client.hpp>
 
+#include "text_file.hpp"
+
 namespace {
 
 constexpr int exit_ok = 0;
@@ -53,15 +54,10 @@ struct send_options {
   std::string log;
 };
 
-// Why `path` cannot be read as a file, or "" when it can.
+// Why `path` cannot be read as a file, naming it, or "" when it can.
 std::string file_problem(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const auto type = fs::status(path, ec).type();
-  if (type == fs::file_type::not_found) return "\"" + path + "\" does not exist";
-  if (type == fs::file_type::directory) return "\"" + path + "\" is a folder, not a file";
-  if (std::ifstream(path, std::ios::binary)) return {};
-  return "\"" + path + "\" cannot be opened (" + std::generic_category().message(errno) + ")";
+  const std::string why = envoi::detail::file_problem(path);
+  return why.empty() ? why : "\"" + path + "\"" + why;
 }
 
 // A file's bytes, or standard input's for "-".
@@ -165,7 +161,6 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
 // to try again later are named.
 int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipients, int status) {
   bool permanent = false;
-  bool delivered = false;
   std::size_t got = 0;
   std::string again;
   for (const auto& r : recipients) {
@@ -175,7 +170,6 @@ int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipien
                   : r.reply.transient() ? "refused for now "
                                         : "refused ")
               << r.address << ": " << r.reply.to_string() << '\n';
-    delivered = delivered || r.delivered;
     got += r.delivered ? 1 : 0;
     if (accepted) continue;
     if (r.reply.transient())
@@ -184,9 +178,9 @@ int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipien
       permanent = true;
   }
   // A partial delivery is easy to miss among the lines above.
-  if (delivered && got < recipients.size())
+  if (got > 0 && got < recipients.size())
     std::cerr << "envoi: " << got << " of " << recipients.size() << " recipients got the message\n";
-  if (delivered && !again.empty()) {
+  if (got > 0 && !again.empty()) {
     std::cerr << "envoi: the others got the message; send it again later to " << again << " only\n";
     return exit_refused;
   }
@@ -246,10 +240,7 @@ int send(const send_options& o) {
   if (!sending.step_timeout && sending.timeouts.greeting == envoi::smtp_timeouts{}.greeting)
     sending.timeouts.greeting = std::chrono::seconds(60);
   std::cerr << "server: " << account.host << " port " << account.port << ", "
-            << (account.security == envoi::security::tls        ? "tls"
-                : account.security == envoi::security::starttls ? "starttls"
-                                                                : "none")
-            << '\n';
+            << to_string(account.security) << '\n';
   envoi::smtp::client client(sending);
   // The library redacts AUTH data and the message before the sink sees them.
   if (o.transcript)
@@ -376,8 +367,7 @@ int preset(const preset_options& o) {
             << "[sites." << o.site << ".smtp]\n"
             << "host = " << toml_string(s.host) << "\n"
             << "port = " << s.port << "\n"
-            << "security = " << (s.security == envoi::security::tls ? "\"tls\"" : "\"starttls\"")
-            << "\n"
+            << "security = \"" << to_string(s.security) << "\"\n"
             << "auth = \"auto\"\n"
             << "login = " << toml_string(s.login)
             << (s.login_is_placeholder ? "  # replace by yours" : "") << "\n"
