@@ -99,19 +99,24 @@ class RefusingPeer:
         self.listener.close()
 
 
+def loopback_config(path, port, extra=""):
+    """A config at `path` with one site whose server is 127.0.0.1:`port`, without TLS or a
+    login (only loopback may do without); `extra` is appended as it is."""
+    path.write_text(f"""[sites.peer]
+from = "sud@example.test"
+[sites.peer.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+""" + extra)
+    return path
+
+
 def refusals_for_now(config_dir, body):
     """Exit statuses when recipients are refused for now (4xx): 3 only when nobody got the
     message; 1, naming whom to send it to again, when some did."""
     peer = RefusingPeer()
-    config = config_dir / "peer.toml"
-    config.write_text(f"""[sites.peer]
-name = "Clinique de test"
-from = "sud@example.test"
-[sites.peer.smtp]
-host = "127.0.0.1"
-port = {peer.port}
-security = "none"
-""")
+    config = loopback_config(config_dir / "peer.toml", peer.port)
     try:
         def send(*to):
             args = ["send", "--config", str(config), "--subject", "x", "--text", "-"]
@@ -153,29 +158,23 @@ def start_silent_send(config_dir, body):
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(1)
-    config = config_dir / "silent.toml"
-    config.write_text(f"""[sites.silent]
-from = "sud@example.test"
-[sites.silent.smtp]
-host = "127.0.0.1"
-port = {silent.getsockname()[1]}
-security = "none"
-""")
+    config = loopback_config(config_dir / "silent.toml", silent.getsockname()[1])
     started = time.monotonic()
+    text = config_dir / "silent.txt"
+    text.write_bytes(body)
     proc = subprocess.Popen([str(ENVOI), "send", "--config", str(config), "--to",
-                             "a@example.test", "--subject", "x", "--text", "-"],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "a@example.test", "--subject", "x", "--text", str(text)],
+                            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL)
-    proc.stdin.write(body)
-    proc.stdin.close()
     return silent, proc, started
 
 
 def check_silent_send(silent, proc, started):
     port = silent.getsockname()[1]
     try:
-        err = proc.stderr.read().decode()
-        code = proc.wait(timeout=120)
+        _, err = proc.communicate(timeout=120)
+        err = err.decode()
+        code = proc.returncode
     except subprocess.TimeoutExpired:
         proc.kill()
         check(False, "envoi send still waiting for a greeting after 2 minutes")
@@ -193,16 +192,8 @@ def configured_greeting_limit(config_dir, body):
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
-        config = config_dir / "silent-2s.toml"
-        config.write_text(f"""[sites.silent]
-from = "sud@example.test"
-[sites.silent.smtp]
-host = "127.0.0.1"
-port = {silent.getsockname()[1]}
-security = "none"
-[sites.silent.smtp.timeouts]
-greeting = 2
-""")
+        config = loopback_config(config_dir / "silent-2s.toml", silent.getsockname()[1],
+                                 "[sites.peer.smtp.timeouts]\ngreeting = 2\n")
         started = time.monotonic()
         r = envoi("send", "--config", str(config), "--to", "a@example.test", "--subject", "x",
                   "--text", "-", stdin=body)
