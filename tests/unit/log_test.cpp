@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <vector>
 
@@ -74,16 +75,25 @@ scripted_peer::script one_refused_recipient() {
 const envelope two_recipients{"sud@example.test", {"zoe@example.test", "nobody@example.test"}};
 constexpr const char* data = "Subject: Rappel\r\n\r\nMedor a rendez-vous mardi.\r\n";
 
-TEST(SmtpClientLog, TellsWhatHappenedAtInfoLevelWithoutTheDialogue) {
+// The events of sending `data` to `two_recipients`, one refused, at `threshold` and
+// above, as format() writes them; `port` is the peer's.
+std::vector<std::string> events_of_a_send(log_level threshold, std::uint16_t& port) {
   scripted_peer peer(one_refused_recipient());
+  port = peer.port();
   smtp::client c(test::loopback_account(peer.port()));
   std::vector<std::string> events;
-  c.set_log({[&](const log_event& e) { events.push_back(format(e)); }, log_level::info});
+  c.set_log({[&](const log_event& e) { events.push_back(format(e)); }, threshold});
   c.send(two_recipients, data);
   c.quit();
+  return events;
+}
+
+TEST(SmtpClientLog, TellsWhatHappenedAtInfoLevelWithoutTheDialogue) {
+  std::uint16_t port = 0;
+  const auto events = events_of_a_send(log_level::info, port);
   ASSERT_EQ(events.size(), 3u) << ::testing::PrintToString(events);
-  EXPECT_EQ(events[0], "info smtp.connected host=127.0.0.1 address=127.0.0.1 port=" +
-                           std::to_string(peer.port()));
+  EXPECT_EQ(events[0],
+            "info smtp.connected host=127.0.0.1 address=127.0.0.1 port=" + std::to_string(port));
   EXPECT_EQ(events[1],
             "warning smtp.recipient_refused from=sud@example.test recipient=nobody@example.test "
             "reply=\"550 5.1.1 <nobody@example.test>: Recipient address rejected\"");
@@ -93,14 +103,9 @@ TEST(SmtpClientLog, TellsWhatHappenedAtInfoLevelWithoutTheDialogue) {
 }
 
 TEST(SmtpClientLog, DebugLevelAddsEachLineButNeverTheMessage) {
-  scripted_peer peer(one_refused_recipient());
-  smtp::client c(test::loopback_account(peer.port()));
-  std::vector<std::string> events;
-  c.set_log({[&](const log_event& e) { events.push_back(format(e)); }, log_level::debug});
-  c.send(two_recipients, data);
-  c.quit();
+  std::uint16_t port = 0;
   std::string all;
-  for (const auto& e : events) all += e + "\n";
+  for (const auto& e : events_of_a_send(log_level::debug, port)) all += e + "\n";
   for (const std::string expected :
        {"debug smtp.line direction=received text=\"220 peer.example.test ESMTP\"",
         "debug smtp.line direction=sent text=\"MAIL FROM:<sud@example.test>\"",
