@@ -1,11 +1,11 @@
 #include "smtp/sasl.hpp"
 
-#include "mime/encoding.hpp"
-
 #include <array>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include "mime/encoding.hpp"
 
 namespace envoi::smtp::detail::sasl {
 namespace {
