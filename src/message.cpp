@@ -1,6 +1,7 @@
 #include <envoi/message.hpp>
 
 #include <pthread.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -16,7 +17,6 @@
 #include <system_error>
 
 #include <fmt/format.h>
-#include <openssl/rand.h>
 
 #include <envoi/error.hpp>
 
@@ -29,9 +29,11 @@ namespace {
 
 std::atomic<unsigned> forks{0};
 
-// `n` (at most 64) random octets from OpenSSL, drawn 512 at a time: a RAND_bytes call costs
-// about as much as encoding a Subject, and a sending loop needs 16 octets per message. A
-// child process draws afresh after fork(), so that it never repeats its parent's octets.
+// `n` (at most 64) random octets from the kernel's generator (getrandom), drawn 512 at a
+// time: a sending loop needs 16 octets per message. The kernel's rather than OpenSSL's,
+// whose first draw starts its providers, milliseconds a short program would spend for a
+// Message-ID. A child process draws afresh after fork(), so that it never repeats its
+// parent's octets.
 void random_octets(unsigned char* out, std::size_t n) {
   static const bool fork_hook = [] {
     return ::pthread_atfork(nullptr, nullptr,
@@ -45,8 +47,14 @@ void random_octets(unsigned char* out, std::size_t n) {
   thread_local pool p;
   const unsigned now = forks.load(std::memory_order_relaxed);
   if (p.used + n > p.octets.size() || p.forks != now || !fork_hook) {
-    if (RAND_bytes(p.octets.data(), static_cast<int>(p.octets.size())) != 1)
-      throw std::runtime_error("the system's random generator failed");
+    for (std::size_t got = 0; got < p.octets.size();) {
+      const ssize_t r = ::getrandom(p.octets.data() + got, p.octets.size() - got, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0)
+        throw std::system_error(errno, std::generic_category(),
+                                "the system's random generator failed");
+      got += static_cast<std::size_t>(r);
+    }
     p.used = 0;
     p.forks = now;
   }

@@ -245,11 +245,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor ex, envoi::account a)
       // Every operation, timer and cancellation runs on this strand, so that calls made
       // from several threads take their turn in the queue.
-      : executor_(strand_of(ex)),
-        acct_(std::move(a)),
-        tls_(asio::ssl::context::tls_client),
-        resolver_(executor_),
-        timer_(executor_) {}
+      : executor_(strand_of(ex)), acct_(std::move(a)), resolver_(executor_), timer_(executor_) {}
 
   // A strand over an io_context's own executor fits in any_io_executor's inline storage;
   // one over another any_io_executor is allocated each time Asio derives an executor from
@@ -265,11 +261,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
   std::unique_ptr<asio::io_context> own_context_;
   asio::any_io_executor executor_;
   envoi::account acct_;
-  asio::ssl::context tls_;
-  bool tls_configured_ = false;
+  // Made when the account first needs TLS: a plaintext session never starts OpenSSL,
+  // whose first context costs milliseconds.
+  std::optional<asio::ssl::context> tls_;
   // Set by the verify callback when the server's certificate fails verification.
   sha256_fingerprint refused_leaf_;
-  std::optional<asio::ssl::stream<tcp::socket>> stream_;
+  std::optional<tcp::socket> socket_;
+  // Over socket_ once the handshake starts; declared after it so that it goes first.
+  std::optional<asio::ssl::stream<tcp::socket&>> tls_stream_;
   tcp::resolver resolver_;
   bool tls_active_ = false;
   bool ready_ = false;  // connected, greeted, secured and authenticated
@@ -395,12 +394,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
     input_.clear();
     parser_.take();
     resolver_.cancel();
-    if (stream_) {
-      if (stream_->lowest_layer().is_open())
-        log(log_level::debug, "smtp.closed", {{"host", acct_.host}});
+    if (socket_) {
+      if (socket_->is_open()) log(log_level::debug, "smtp.closed", {{"host", acct_.host}});
       error_code ignored;
-      stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-      stream_->lowest_layer().close(ignored);
+      socket_->shutdown(tcp::socket::shutdown_both, ignored);
+      socket_->close(ignored);
     }
   }
 
@@ -472,10 +470,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
     error_code ec;
     if (tls_active_) {
       std::tie(ec, std::ignore) =
-          co_await asio::async_write(*stream_, asio::buffer(bytes), use_tuple);
+          co_await asio::async_write(*tls_stream_, asio::buffer(bytes), use_tuple);
     } else {
       std::tie(ec, std::ignore) =
-          co_await asio::async_write(stream_->next_layer(), asio::buffer(bytes), use_tuple);
+          co_await asio::async_write(*socket_, asio::buffer(bytes), use_tuple);
     }
     disarm();
     if (ec) io_failed(s, ec);
@@ -501,10 +499,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
       error_code ec;
       std::size_t n = 0;
       if (tls_active_)
-        std::tie(ec, n) = co_await asio::async_read_until(*stream_, buffer, '\n', use_tuple);
+        std::tie(ec, n) = co_await asio::async_read_until(*tls_stream_, buffer, '\n', use_tuple);
       else
-        std::tie(ec, n) =
-            co_await asio::async_read_until(stream_->next_layer(), buffer, '\n', use_tuple);
+        std::tie(ec, n) = co_await asio::async_read_until(*socket_, buffer, '\n', use_tuple);
       if (ec) disarm();
       if (ec == asio::error::not_found)
         fail(errc::protocol_error, s, {}, "reply line longer than 64 KiB");
@@ -550,22 +547,25 @@ struct client::impl : std::enable_shared_from_this<impl> {
     co_return co_await read_reply(s);
   }
 
+  // Kept only once complete, so that a CA file that could not be read is tried again on
+  // the next connection rather than leaving a context that trusts nothing.
   void configure_tls() {
-    if (tls_configured_) return;
+    if (tls_) return;
+    asio::ssl::context context(asio::ssl::context::tls_client);
     // TLS 1.2 at least; the peer's certificate must chain to a trusted root.
-    SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
-    tls_.set_verify_mode(asio::ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+    context.set_verify_mode(asio::ssl::verify_peer);
     error_code ec;
     if (!acct_.ca_file.empty()) {
-      tls_.load_verify_file(acct_.ca_file.string(), ec);
+      context.load_verify_file(acct_.ca_file.string(), ec);
       if (ec)
         fail(errc::local_failure, envoi::step::tls, {},
              "cannot read the CA file " + acct_.ca_file.string() + ": " + ec.message());
     } else {
-      tls_.set_default_verify_paths(ec);
+      context.set_default_verify_paths(ec);
       if (ec) fail(errc::local_failure, envoi::step::tls, {}, ec.message());
     }
-    tls_configured_ = true;
+    tls_.emplace(std::move(context));
   }
 
   static sha256_fingerprint fingerprint_of(X509* cert) {
@@ -606,7 +606,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<void> handshake() {
-    SSL* ssl = stream_->native_handle();
+    tls_stream_.emplace(*socket_, *tls_);
+    SSL* ssl = tls_stream_->native_handle();
     const auto& pin = acct_.tls_fingerprint_sha256;
     if (!is_ip_literal(acct_.host)) SSL_set_tlsext_host_name(ssl, acct_.host.c_str());  // SNI
     if (!pin.empty()) {
@@ -625,7 +626,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         SSL_set1_host(ssl, acct_.host.c_str());
     }
     arm(envoi::step::tls);
-    auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, use_tuple);
+    auto [ec] = co_await tls_stream_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     disarm();
     if (!ec) {
       if (!pin.empty() || transcript_ || log_.enabled(log_level::info)) {
@@ -703,11 +704,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<void> connect() {
     close();
-    // The TLS settings must be complete before the stream exists: OpenSSL copies the
-    // verification mode and trust store into each new connection when it is created.
-    // A plaintext account never loads the trust store, which costs tens of milliseconds.
+    // The TLS settings must be complete before the handshake makes its connection object:
+    // OpenSSL copies the verification mode and trust store into it. A CA file that cannot
+    // be read fails here, before anything is sent. A plaintext account never starts
+    // OpenSSL, whose first context and trust store cost milliseconds.
     if (acct_.security != envoi::security::none) configure_tls();
-    stream_.emplace(executor_, tls_);
+    tls_stream_.reset();
+    socket_.emplace(executor_);
 
     // Resolve and connect, trying each address in turn.
     arm(envoi::step::resolve);
@@ -724,14 +727,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
            std::move(detail));
     }
     arm(envoi::step::connect);
-    auto [cec, peer] = co_await asio::async_connect(stream_->next_layer(), endpoints, use_tuple);
+    auto [cec, peer] = co_await asio::async_connect(*socket_, endpoints, use_tuple);
     disarm();
     if (cec)
       fail(timed_out_ ? errc::timed_out : errc::connect_failed, envoi::step::connect, {},
            cec.message());
     // Commands are written whole; waiting for a delayed ACK would only add latency.
     error_code ignored;
-    stream_->next_layer().set_option(tcp::no_delay(true), ignored);
+    socket_->set_option(tcp::no_delay(true), ignored);
     if (transcript_ || log_.enabled(log_level::info)) {
       const std::string address = peer.address().to_string();
       const std::string port = std::to_string(peer.port());
@@ -768,7 +771,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   std::string ehlo_name() const {
     if (!acct_.ehlo_name.empty()) return acct_.ehlo_name;
     error_code ec;
-    const auto local = stream_->next_layer().local_endpoint(ec);
+    const auto local = socket_->local_endpoint(ec);
     if (ec)
       fail(errc::connection_closed, envoi::step::ehlo, {},
            "cannot read this side's address for EHLO: " + ec.message());

@@ -141,6 +141,28 @@ TEST_F(SmtpClientAgainstPostfix, RefusesACertificateNotSignedByTheConfiguredCa) 
   EXPECT_TRUE(test::wait_for_maildir(server_, 1, std::chrono::seconds(1)).empty());
 }
 
+TEST_F(SmtpClientAgainstPostfix, AMissingCaFileIsALocalFailureAndIsReadAgainOnTheNextSend) {
+  // The CA file is read when TLS is first needed. A failed read must leave nothing
+  // behind: the same client reads it again on its next connection.
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("envoi-ca-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto a = clinic_account(server_.password);
+  a.ca_file = dir / "ca.pem";
+  client c(a);
+  const auto m = reminder(server_.user, "helene.dupont@example.test");
+  const auto e = expect_failure(c, m, errc::local_failure, step::tls);
+  EXPECT_NE(e.report().detail.find("cannot read the CA file " + a.ca_file.string()),
+            std::string::npos)
+      << e.report().detail;
+  std::filesystem::copy_file(server_.ca, a.ca_file);
+  const auto report = c.send(m.make_envelope(), m.render());
+  c.quit();
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(report.final_reply.code, 250);
+  EXPECT_EQ(test::wait_for_maildir(server_, 1, std::chrono::seconds(10)).size(), 1u);
+}
+
 TEST_F(SmtpClientAgainstPostfix, RefusesTheSystemRootsForAPrivateCa) {
   // F34: a private CA is not trusted unless configured.
   auto a = clinic_account(server_.password);
