@@ -888,8 +888,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<void> authenticate(const tcp::endpoint& peer) {
-    if (acct_.security == envoi::security::none && !is_loopback(peer))
-      fail(errc::plaintext_auth_refused, envoi::step::auth);
+    if (acct_.security == envoi::security::none && !is_loopback(peer)) {
+      co_await say_goodbye();
+      fail(errc::plaintext_auth_refused, envoi::step::auth, {},
+           peer.address().to_string() +
+               " is not this machine: set the account's security to starttls or tls");
+    }
 
     // RFC 4954 3: only a mechanism the server lists after TLS may be used. An account with
     // neither source counts as one with a password, so that it fails on the password.

@@ -11,7 +11,8 @@
 //
 // Exit status of send: 0 every recipient accepted; 1 a recipient or the message refused
 // for good (5xx), or refused for now while others got it (stderr names whom to send it to
-// again); 2 usage or configuration error, or an unreadable password; 3 a failure that may
+// again); 2 usage or configuration error, an unreadable password, or a login with security
+// "none" for a server on another machine; 3 a failure that may
 // pass (connection, TLS, time-out, 4xx): nobody got the message, try again later.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
@@ -268,7 +269,10 @@ int send(const send_options& o) {
     // let expire is renewed, and the error says what to set when it is ours to change.
     int status = e.is_transient() || e.code() == envoi::errc::certificate_untrusted ? exit_transient
                                                                                     : exit_refused;
-    if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure)
+    // Only the configuration can fix these: the password's source, a file, or a login
+    // with security "none" for a server on another machine.
+    if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure ||
+        e.code() == envoi::errc::plaintext_auth_refused)
       status = exit_usage;
     status = report_recipients(e.report().recipients, status);
     std::cerr << "envoi: not sent: " << e.what() << '\n';
@@ -390,7 +394,8 @@ int main(int argc, char** argv) {
   cmd->footer(
       "Exit status: 0 every recipient accepted; 1 refused for good (5xx), or refused for now "
       "while other recipients got it; 2 usage or configuration error (an unreadable "
-      "password too); 3 nobody got it and it may pass (connection, TLS, time-out, 4xx): "
+      "password, or a login with security \"none\" for another machine, too); 3 nobody got it and "
+      "it may pass (connection, TLS, time-out, 4xx): "
       "try again later.");
   cmd->add_option("--config", o.config, "configuration file (default envoi.toml)");
   cmd->add_option("--site", o.site, "the site whose account sends");
