@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <string_view>
+#include <system_error>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -225,9 +227,19 @@ secret_ref secret_at(const reader& r, const toml::table& t, std::string_view pre
              "the secret itself never goes in this file");
     return secret_ref::from_env(std::move(variable));
   }
-  if (file)
-    return secret_ref::from_file(
-        r.resolve(string_at(r, *file, join(prefix, file_key), "a file's path")));
+  if (file) {
+    const std::string written = string_at(r, *file, join(prefix, file_key), "a file's path");
+    auto path = r.resolve(written);
+    // A value with neither '/' nor '.' that names no file is most likely the secret
+    // itself, pasted here; it is not quoted back, as the error would print it.
+    std::error_code ec;
+    if (written.find_first_of("/.") == std::string::npos && !std::filesystem::exists(path, ec))
+      r.fail(file->source(), join(prefix, file_key),
+             "no file of that name beside the configuration: expected the path of the file that "
+             "holds the secret, such as /etc/envoi/sud.password; the secret itself never goes "
+             "in this file");
+    return secret_ref::from_file(std::move(path));
+  }
   return {};
 }
 // Who to log in as. Needs acct.sender, the default login.

@@ -292,6 +292,27 @@ TEST_F(Config, RefusesAPasswordEnvThatIsNoVariableNameWithoutQuotingIt) {
   }
 }
 
+TEST_F(Config, RefusesAPasswordFileThatIsNoFileWithoutQuotingIt) {
+  // The password itself, pasted where a file's path belongs.
+  const std::string by_variable = "password_env = \"ENVOI_SUD_PASSWORD\"";
+  for (const std::string pasted : {"Tr3s-S3cret!", "mot de passe", "hunter2"}) {
+    std::string text = minimal;
+    text.replace(text.find(by_variable), by_variable.size(), "password_file = \"" + pasted + "\"");
+    const auto e = failure(text);
+    EXPECT_EQ(e.field(), at(6, "sites.sud.smtp.password_file")) << pasted;
+    EXPECT_EQ(std::string(e.what()).find(pasted), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("never goes in this file"), std::string::npos) << e.what();
+  }
+  // A file of such a name beside the configuration is read as usual, and a path is
+  // checked only when the password is needed.
+  std::ofstream(dir_ / "sud-password") << "secret\n";
+  std::string text = minimal;
+  text.replace(text.find(by_variable), by_variable.size(), "password_file = \"sud-password\"");
+  EXPECT_EQ(envoi::load_config(write(text)).sites.at("sud").account.password.read(), "secret");
+  text.replace(text.find("sud-password"), 12, "secrets/absent.pw");
+  EXPECT_NO_THROW(envoi::load_config(write(text)));
+}
+
 TEST_F(Config, SaysToDropTheDollarOfAShellVariable) {
   std::string text = minimal;
   text.replace(text.find("ENVOI_SUD_PASSWORD"), 18, "$ENVOI_SUD_PASSWORD");
