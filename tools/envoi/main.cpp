@@ -208,8 +208,8 @@ int send(const send_options& o) {
   const envoi::resolution chosen = pick_account(resolver, o);
   const envoi::account& account = chosen.account;
   std::cerr << "account: " << chosen.reason << '\n';
-  for (const auto& w : envoi::check_settings(account))
-    std::cerr << "warning: " << w.text << " [" << w.code << "]\n";
+  const auto warnings = envoi::check_settings(account);
+  for (const auto& w : warnings) std::cerr << "warning: " << w.text << " [" << w.code << "]\n";
   const auto m = build_message(o, account);
   auto env = m.make_envelope();
   // The site's verification copy goes in the envelope only.
@@ -236,10 +236,14 @@ int send(const send_options& o) {
   }
   // Someone is waiting at the terminal: a submission server greets within seconds, and
   // one that says nothing for a minute is most often a TLS port reached with starttls.
+  // On 465 with starttls, which the warnings above flag, silence is all but certain, and
+  // a quarter of a minute still covers a server that delays its greeting on purpose.
   // The config's timeout_seconds or timeouts.greeting, when set, is kept.
   envoi::account sending = account;
+  const bool silence_expected = std::any_of(
+      warnings.begin(), warnings.end(), [](const auto& w) { return w.code == "starttls_on_465"; });
   if (!sending.step_timeout && sending.timeouts.greeting == envoi::smtp_timeouts{}.greeting)
-    sending.timeouts.greeting = std::chrono::seconds(60);
+    sending.timeouts.greeting = std::chrono::seconds(silence_expected ? 15 : 60);
   std::cerr << "server: " << account.host << " port " << account.port << ", "
             << to_string(account.security) << '\n';
   envoi::smtp::client client(sending);

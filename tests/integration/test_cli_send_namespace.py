@@ -1,10 +1,15 @@
-"""An account with `security = "none"` and a login: `envoi send` gives its password to a
-server on loopback (a local relay), and to no other machine, whatever the server offers.
+"""`envoi send` where the test needs a network namespace of its own (`unshare --net`), so
+that nothing leaves this machine and no port of the host is taken:
 
-The other machine is an address that is not loopback (10.77.0.1), added to the loopback
-interface of a network namespace of its own (`unshare --net`), so nothing leaves this
-machine. Each run talks to a scripted server that offers AUTH PLAIN and LOGIN and records
-every line it is sent. Needs root, for the namespace; skipped (77) where none can be made.
+- An account with `security = "none"` and a login gives its password to a server on
+  loopback (a local relay), and to no other machine, whatever the server offers. The other
+  machine is an address that is not loopback (10.77.0.1) on the namespace's loopback
+  interface; each run talks to a scripted server that offers AUTH PLAIN and LOGIN and
+  records every line it is sent.
+- `security = "starttls"` on port 465, where servers wait in silence for a TLS handshake,
+  gives up on the greeting after 15 seconds instead of a minute, with the hint.
+
+Needs root, for the namespace; skipped (77) where none can be made.
 
 Run by ctest with ENVOI_BUILD_DIR set.
 """
@@ -15,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 BUILD = Path(os.environ.get("ENVOI_BUILD_DIR", "build/dev"))
@@ -107,6 +113,31 @@ password_env = "ENVOI_RELAY_PASSWORD"
     return r.returncode, r.stderr.decode(), peer
 
 
+def starttls_on_the_tls_port(work):
+    """A silent server on 465, the port of implicit TLS, reached with starttls."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 465))
+        silent.listen(1)
+        config = work / "465.toml"
+        config.write_text("""[sites.sud]
+from = "sud@example.test"
+[sites.sud.smtp]
+host = "127.0.0.1"
+port = 465
+security = "starttls"
+""")
+        started = time.monotonic()
+        r = subprocess.run([str(ENVOI), "send", "--config", str(config), "--to",
+                            "helene@example.test", "--subject", "Rappel", "--text", "-"],
+                           input=b"Bonjour,\n", capture_output=True, timeout=120)
+        elapsed = time.monotonic() - started
+    err = r.stderr.decode()
+    check(r.returncode == 3, f"starttls on 465: exit {r.returncode}, not 3: {err}")
+    check("[starttls_on_465]" in err, f"starttls on 465: no warning: {err}")
+    check("set security to tls" in err, f"starttls on 465: no hint: {err}")
+    check(12 <= elapsed <= 30, f"starttls on 465: gave up after {elapsed:.0f} s, not about 15")
+
+
 def inside_namespace():
     """The checks, run in a network namespace where OTHER_MACHINE is a local address."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -131,6 +162,8 @@ def inside_namespace():
         check(any(line.upper().startswith(b"QUIT") for line in peer.lines),
               f"the session was not ended with QUIT: {peer.lines}")
         check(PASSWORD not in err, f"the password was printed: {err}")
+
+        starttls_on_the_tls_port(work)
     return 1 if failures else 0
 
 
@@ -147,7 +180,8 @@ def main():
         return 77
     r = subprocess.run(["unshare", "--net", sys.executable, __file__, "--inside"])
     if r.returncode == 0:
-        print("ok: the password went to the relay on loopback and to no other machine")
+        print("ok: the password went to the relay on loopback and to no other machine; "
+              "starttls on 465 gave up on the greeting within 15 s")
     return r.returncode
 
 
