@@ -6,16 +6,21 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
+#include <type_traits>
 
 #include "support/scripted_peer.hpp"
 #include "support/send_expectations.hpp"
@@ -972,6 +977,92 @@ TEST(SmtpQueue, CancellingAQueuedMessageRemovesOnlyThatMessage) {
   ASSERT_EQ(stored.size(), 2u);
   EXPECT_EQ(stored[0].text, numbered_body(0));
   EXPECT_EQ(stored[1].text, numbered_body(2));
+}
+
+// --- Futures as completion tokens, the io_context run on a thread of its own.
+
+// Runs an io_context on a thread until destroyed; declared before the client, it outlives
+// it, so the client's last handlers still have a thread to run on.
+class io_thread {
+ public:
+  io_thread() : thread_([this] { io_.run(); }) {}
+  ~io_thread() {
+    work_.reset();
+    thread_.join();
+  }
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  std::thread thread_;
+};
+
+// The completion signature starts with std::error_code, not boost::system::error_code,
+// so Asio's use_future does not turn the error into an exception: the future holds the
+// whole signature, the code and the report.
+using send_outcome = std::tuple<std::error_code, send_report>;
+using send_future = std::future<send_outcome>;
+
+TEST(SmtpFuture, DeliversTheReportOfASentMessageThroughAFuture) {
+  fake_server server;
+  scripted_peer peer(server.script());
+  io_thread runner;
+  client c(runner.io().get_executor(), test::loopback_account(peer.port()));
+  auto sent =
+      c.async_send({"sud@example.test", {"zoe@example.test"}}, body, boost::asio::use_future);
+  static_assert(std::is_same_v<decltype(sent), send_future>);
+  ASSERT_EQ(sent.wait_for(10s), std::future_status::ready);
+  const auto [ec, report] = sent.get();
+  EXPECT_FALSE(ec) << ec.message() << " " << report.detail;
+  ASSERT_EQ(report.recipients.size(), 1u);
+  EXPECT_EQ(report.recipients[0].address, "zoe@example.test");
+  EXPECT_TRUE(report.recipients[0].accepted());
+  EXPECT_TRUE(report.recipients[0].delivered);
+  EXPECT_EQ(report.final_reply.code, 250);
+  EXPECT_EQ(report.final_reply.text(), "Ok: queued as 1");
+  EXPECT_EQ(report.failed_step, step::none);
+
+  auto quit = c.async_quit(boost::asio::use_future);
+  ASSERT_EQ(quit.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(quit.get());
+  const auto stored = server.stored();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].recipients, std::vector<std::string>{"zoe@example.test"});
+  EXPECT_EQ(stored[0].text, body_on_wire);
+  EXPECT_NE(peer.received().find("QUIT\r\n"), std::string::npos) << peer.received();
+}
+
+// A refused recipient reaches the future as the client's own code and report, the same
+// as a handler would get them; get() does not throw.
+TEST(SmtpFuture, DeliversTheRefusalOfEveryRecipientThroughAFuture) {
+  fake_server server;
+  server.rcpt_answer = refuse_nobody;
+  scripted_peer peer(server.script());
+  io_thread runner;
+  client c(runner.io().get_executor(), test::loopback_account(peer.port()));
+  auto sent =
+      c.async_send({"sud@example.test", {"nobody@example.test"}}, body, boost::asio::use_future);
+  ASSERT_EQ(sent.wait_for(10s), std::future_status::ready);
+  send_outcome outcome;
+  ASSERT_NO_THROW(outcome = sent.get());
+  const auto& [ec, report] = outcome;
+  EXPECT_EQ(ec, make_error_code(errc::all_recipients_refused)) << ec.message();
+  EXPECT_EQ(&ec.category(), &error_category());
+  EXPECT_EQ(report.failed_step, step::rcpt);
+  EXPECT_EQ(report.error_reply.code, 550);
+  ASSERT_EQ(report.recipients.size(), 1u);
+  EXPECT_EQ(report.recipients[0].address, "nobody@example.test");
+  EXPECT_EQ(report.recipients[0].reply.code, 550);
+  EXPECT_FALSE(report.recipients[0].delivered);
+
+  auto quit = c.async_quit(boost::asio::use_future);
+  ASSERT_EQ(quit.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(quit.get());
+  EXPECT_TRUE(server.stored().empty());
+  // DATA went out pipelined behind RCPT (RFC 2920), but no line of the message did.
+  EXPECT_EQ(peer.received().find("Subject: Rappel"), std::string::npos) << peer.received();
 }
 
 // --- DSN (RFC 3461).
