@@ -131,6 +131,10 @@ scripted_peer::~scripted_peer() {
   ::close(listen_fd_);
 }
 
+void scripted_peer::wait() {
+  if (thread_.joinable()) thread_.join();
+}
+
 std::string scripted_peer::received() const {
   std::lock_guard lock(mutex_);
   return record_;

@@ -29,6 +29,9 @@ class peer_connection {
   bool has_early_input(std::chrono::milliseconds limit = std::chrono::milliseconds(50));
   /// True when the client has closed its side (reads return nothing more).
   bool client_closed(std::chrono::milliseconds limit = std::chrono::seconds(5));
+  /// The connection's socket, for a script that runs a TLS handshake on it itself; what
+  /// goes through it that way is not recorded.
+  int native_handle() const noexcept { return fd_; }
 
  private:
   bool fill(std::chrono::milliseconds limit);
@@ -49,6 +52,9 @@ class scripted_peer {
   explicit scripted_peer(script run, int connections = 1, const std::string& address = "127.0.0.1");
   /// Stops listening and waits for the script to end.
   ~scripted_peer();
+  /// Waits until the script has run on every connection it was made for, or nobody came
+  /// for 30 s, so that received() holds everything it read.
+  void wait();
 
   std::uint16_t port() const noexcept { return port_; }
   /// Every byte received on every connection so far.

@@ -9,12 +9,14 @@
 #include <mutex>
 #include <vector>
 
+#include <openssl/ssl.h>
 #include <envoi/oauth2_endpoint.hpp>
 
 #include "mime/encoding.hpp"
 #include "support/scripted_peer.hpp"
 #include "support/send_expectations.hpp"
 #include "support/session_record.hpp"
+#include "support/tls_peer.hpp"
 #include "support/token_endpoint.hpp"
 
 namespace envoi::smtp {
@@ -541,6 +543,88 @@ TEST(SmtpClientAuth, StopsBeforeAnyCredentialWhenTheTlsHandshakeFails) {
   EXPECT_EQ(seen.find("AUTH"), std::string::npos) << seen;
   EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
   EXPECT_EQ(seen.find(password_b64), std::string::npos) << seen;
+}
+
+// What a send to a peer whose TLS goes no higher than 1.1 left behind.
+struct tls11_session {
+  // A plain OpenSSL client allowing TLS 1.1, on the peer's first connection.
+  test::tls_outcome control;
+  // The peer's side of each handshake: the control's, then the client's.
+  std::vector<test::tls_outcome> peer_side;
+  send_error error{{}, {}};
+  // Every byte the peer read outside TLS.
+  std::string received;
+};
+
+// Sends with `s` to a peer whose first connection takes a TLS 1.1 handshake from a plain
+// OpenSSL client (implicit TLS), and whose second, the client's, offers STARTTLS when `s`
+// asks for it and then a handshake with the same certificate and protocol versions.
+tls11_session send_to_a_tls11_peer(security s) {
+  const test::loopback_certificate certificate;
+  tls11_session out;
+  std::mutex mutex;
+  int connection = 0;
+  scripted_peer peer(
+      [&](peer_connection& c) {
+        if (connection++ == 1 && s == security::starttls) {
+          c.send("220 peer.example.test ESMTP\r\n");
+          c.read_line();
+          c.send("250-peer.example.test\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n");
+          c.read_line();
+          c.send("220 2.0.0 Ready to start TLS\r\n");
+        }
+        auto outcome = test::tls_accept(c, certificate, TLS1_1_VERSION);
+        {
+          std::lock_guard lock(mutex);
+          out.peer_side.push_back(std::move(outcome));
+        }
+        c.client_closed();
+      },
+      2);
+  out.control = test::tls_connect(peer.port(), TLS1_1_VERSION);
+  {
+    auto a = auth_account(peer.port());
+    a.security = s;
+    a.ca_file = certificate.ca_file();
+    client c(a);
+    out.error =
+        test::expect_send_error(c, one_recipient(), body, errc::tls_handshake_failed, step::tls);
+  }
+  peer.wait();
+  out.received = peer.received();
+  return out;
+}
+
+// Checks that the peer did speak TLS 1.1, and that it refused the client's handshake
+// because the client offered no version it takes: with OpenSSL's default security level a
+// client that offered TLS 1.1 would fail too, but later and for another reason.
+void expect_refused_for_the_version(const tls11_session& run) {
+  EXPECT_TRUE(run.control.established) << run.control.error;
+  EXPECT_EQ(run.control.version, "TLSv1.1");
+  ASSERT_EQ(run.peer_side.size(), 2u);
+  EXPECT_TRUE(run.peer_side[0].established) << run.peer_side[0].error;
+  EXPECT_FALSE(run.peer_side[1].established) << run.peer_side[1].version;
+  EXPECT_NE(run.peer_side[1].error.find("unsupported protocol"), std::string::npos)
+      << run.peer_side[1].error;
+  EXPECT_EQ(run.error.report().failed_step, step::tls);
+  for (const std::string secret : {"AUTH", "MAIL", plain_response, password_b64, password})
+    EXPECT_EQ(run.received.find(secret), std::string::npos) << secret << " in " << run.received;
+}
+
+TEST(SmtpClientTls, RefusesAnImplicitTlsServerThatGoesNoHigherThanTls11) {
+  // The client asks for TLS 1.2 at least: a server offering TLS 1.1 at most (with the old
+  // ciphers that needs) fails the handshake, and not a byte follows in the clear.
+  const auto run = send_to_a_tls11_peer(security::tls);
+  expect_refused_for_the_version(run);
+  EXPECT_EQ(run.received, "");
+}
+
+TEST(SmtpClientTls, RefusesAStarttlsServerThatGoesNoHigherThanTls11) {
+  // The same after STARTTLS: the handshake fails and no AUTH or credential follows.
+  const auto run = send_to_a_tls11_peer(security::starttls);
+  expect_refused_for_the_version(run);
+  EXPECT_EQ(lines_of(run.received), (std::vector<std::string>{"EHLO [127.0.0.1]", "STARTTLS"}))
+      << run.received;
 }
 
 TEST(SmtpClientTranscript, ShowsBothDirectionsWithAuthDataAndTheMessageRedacted) {
