@@ -167,6 +167,11 @@ class client {
   /// run inside this call; it runs on its associated executor if it has one. The call may
   /// be made while other sends are outstanding (see the class): the message is queued.
   ///
+  /// With `asio::use_future` or `asio::use_awaitable` the error is not thrown: Asio throws
+  /// only a `boost::system::error_code`, so the result is a tuple, as with
+  /// `asio::as_tuple`: `auto [ec, report] = co_await c.async_send(env, data, use_awaitable);`
+  /// or `future.get()`. The blocking send() throws send_error instead.
+  ///
   /// Cancellation: Asio per-operation cancellation (terminal, partial or total, e.g.
   /// through `asio::bind_cancellation_slot`) ends this message with errc::cancelled and
   /// leaves the other queued messages as they were. A message still waiting in the queue
