@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 SOURCE = Path(os.environ["ENVOI_SOURCE_DIR"])
@@ -28,6 +29,21 @@ def server_settings():
             key, value = line.split("=", 1)
             settings[key.strip()] = shlex.split(value)[0] if value else ""
     return settings
+
+
+def delivered_files(maildir):
+    """The files in the test server's maildir (its `new` folder)."""
+    new = Path(maildir) / "new"
+    return set(new.iterdir()) if new.exists() else set()
+
+
+def wait_for_deliveries(maildir, before, expected, limit=20):
+    """Postfix delivers after its 250: waits until `expected` files have come since
+    `before` (a delivered_files() set), at most `limit` seconds; returns the new ones."""
+    deadline = time.time() + limit
+    while len(delivered_files(maildir) - before) < expected and time.time() < deadline:
+        time.sleep(0.05)
+    return sorted(delivered_files(maildir) - before)
 
 
 def write_config(settings):

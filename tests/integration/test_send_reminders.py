@@ -16,7 +16,8 @@ import time
 from email.parser import BytesParser
 from pathlib import Path
 
-from reminders_run import CSV_FILE, DATA, run_send_reminders, server_settings, write_config
+from reminders_run import (CSV_FILE, DATA, delivered_files, run_send_reminders, server_settings,
+                           wait_for_deliveries, write_config)
 
 PDF_NAME = "Conseils avant la visite – été.pdf"
 PDF = DATA / PDF_NAME
@@ -42,11 +43,6 @@ def french_date(when):
 
 def french_time(when):
     return f"{when.hour} h" if when.minute == 0 else f"{when.hour} h {when.minute:02d}"
-
-
-def delivered_files(maildir):
-    new = Path(maildir) / "new"
-    return set(new.iterdir()) if new.exists() else set()
 
 
 def header(raw, name):
@@ -85,12 +81,9 @@ def main():
     check(any(l.startswith(f"line {bad_line}: invalid email: ") for l in lines),
           f"no invalid line for row {bad_line}")
 
-    # Delivery is asynchronous after the 250: wait for every file (clients and copies).
+    # Every file: the clients' and the verification copies.
     expected = 2 * len(valid)
-    deadline = time.time() + 20
-    while len(delivered_files(maildir) - before) < expected and time.time() < deadline:
-        time.sleep(0.05)
-    files = sorted(delivered_files(maildir) - before)
+    files = wait_for_deliveries(maildir, before, expected)
     check(len(files) == expected, f"{len(files)} files delivered, expected {expected}")
     by_recipient = {}
     for path in files:

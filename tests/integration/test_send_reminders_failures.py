@@ -8,7 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-from reminders_run import run_send_reminders, server_settings, write_config
+from reminders_run import (delivered_files, run_send_reminders, server_settings,
+                           wait_for_deliveries, write_config)
 
 WRONG = "Wr0ng-Sud-Passw0rd"
 
@@ -18,6 +19,8 @@ def main():
     config = write_config(env)
     log = Path(env["ENVOI_TEST_POSTFIX_LOG"])
     log_before = log.read_bytes()
+    maildir = env["ENVOI_TEST_MAILDIR"]
+    before = delivered_files(maildir)
 
     result = run_send_reminders(config, WRONG, env["ENVOI_TEST_PASSWORD2"])
     out = result.stdout
@@ -35,6 +38,12 @@ def main():
         failures.append("sud rows not reported as not sent, or no nord row accepted")
     if WRONG in out or WRONG in result.stderr:
         failures.append("the password was printed")
+    # The nord rows' mail, each with its verification copy, lands before the test ends,
+    # so that no later test finds it among its own.
+    files = wait_for_deliveries(maildir, before, 2 * len(nord_ok))
+    if len(files) != 2 * len(nord_ok):
+        failures.append(f"{len(files)} files delivered for {len(nord_ok)} nord rows, "
+                        f"expected {2 * len(nord_ok)}")
     new_log = log.read_bytes()[len(log_before):]
     attempts = len(re.findall(rb"authentication failed", new_log))
     if attempts != 1:

@@ -6,7 +6,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <memory>
 #include <stdexcept>
 
@@ -15,11 +14,6 @@
 
 namespace envoi::test {
 namespace {
-
-void make(const std::string& command) {
-  const auto r = run_command(command);
-  if (r.status != 0) throw std::runtime_error(command + " failed:\n" + r.output);
-}
 
 std::string error_queue() {
   std::string text;
@@ -65,19 +59,6 @@ void limit_reads(int fd) {
 }
 
 }  // namespace
-
-loopback_certificate::loopback_certificate() {
-  const std::string d = shell_quoted(dir_.path().string());
-  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2";
-  make("cd " + d + " && openssl req -x509 " + ec +
-       " -subj '/CN=envoi TLS peer test CA' -keyout ca.key -out ca.crt"
-       " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign");
-  std::ofstream(dir_ / "san.ext") << "subjectAltName=IP:127.0.0.1\n";
-  make("cd " + d + " && openssl req " + ec +
-       " -subj '/CN=127.0.0.1' -keyout server.key -out server.csr && openssl x509 -req -in "
-       "server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out server.crt "
-       "-extfile san.ext");
-}
 
 tls_outcome tls_accept(peer_connection& c, const loopback_certificate& certificate,
                        int max_version) {

@@ -1,4 +1,4 @@
-// TLS for a scripted peer: a certificate for 127.0.0.1 from a CA made for the test, the
+// TLS for a scripted peer: the
 // server side of a handshake on an accepted connection with a chosen highest protocol
 // version, and a plain OpenSSL client to check what such a peer accepts.
 #pragma once
@@ -7,25 +7,10 @@
 #include <filesystem>
 #include <string>
 
-#include "support/process.hpp"
+#include "support/loopback_certificate.hpp"
 #include "support/scripted_peer.hpp"
 
 namespace envoi::test {
-
-class loopback_certificate {
- public:
-  /// Makes the CA and the server's certificate and key with the openssl command. Throws
-  /// std::runtime_error with the command's output when it fails.
-  loopback_certificate();
-
-  /// The CA that signed the certificate: an account's ca_file.
-  std::filesystem::path ca_file() const { return dir_ / "ca.crt"; }
-  std::filesystem::path certificate_file() const { return dir_ / "server.crt"; }
-  std::filesystem::path key_file() const { return dir_ / "server.key"; }
-
- private:
-  temp_dir dir_{"tls-peer"};
-};
 
 /// How one handshake ended, on the side that ran it.
 struct tls_outcome {

@@ -7,33 +7,12 @@
 #include <thread>
 
 namespace envoi::test {
-namespace {
-
-void make(const std::string& command) {
-  const auto r = run_command(command);
-  if (r.status != 0) throw std::runtime_error(command + " failed:\n" + r.output);
-}
-
-}  // namespace
 
 token_endpoint::token_endpoint() {
-  const std::string d = shell_quoted(dir_.path().string());
-  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2";
-  make("cd " + d + " && openssl req -x509 " + ec +
-       " -subj '/CN=envoi token test CA' -keyout ca.key -out ca.crt"
-       " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign");
-  make("cd " + d + " && openssl req -x509 " + ec +
-       " -subj '/CN=unrelated CA' -keyout other.key -out other.crt");
-  std::ofstream(dir_ / "san.ext") << "subjectAltName=IP:127.0.0.1\n";
-  make("cd " + d + " && openssl req " + ec +
-       " -subj '/CN=127.0.0.1' -keyout server.key -out server.csr && openssl x509 -req -in "
-       "server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out server.crt "
-       "-extfile san.ext");
-
   const std::string script = std::string(ENVOI_SOURCE_DIR) + "/tests/tools/token_endpoint.py";
   const std::string command = std::string(ENVOI_PYTHON) + " " + shell_quoted(script) + " " +
-                              shell_quoted((dir_ / "server.crt").string()) + " " +
-                              shell_quoted((dir_ / "server.key").string()) + " " +
+                              shell_quoted(certificate_.certificate_file().string()) + " " +
+                              shell_quoted(certificate_.key_file().string()) + " " +
                               shell_quoted((dir_ / "port").string()) + " " +
                               shell_quoted((dir_ / "requests.log").string());
   process_ = ::popen(command.c_str(), "w");
