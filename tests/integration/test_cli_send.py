@@ -13,10 +13,10 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from email.parser import BytesParser
 
+from line_peer import LinePeer
 from reminders_run import BUILD, DATA, server_settings, write_config
 
 ENVOI = BUILD / "tools" / "envoi" / "envoi"
@@ -35,28 +35,14 @@ def envoi(*args, stdin=b"", env_extra=None):
                           timeout=60)
 
 
-class RefusingPeer:
+class RefusingPeer(LinePeer):
     """An SMTP server on loopback, without TLS or AUTH, that answers RCPT by the local part:
     busy... 450 (for now), nobody... 550 (for good), anything else 250; it takes the
     message and counts the recipients each one went to."""
 
     def __init__(self):
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(4)
-        self.port = self.listener.getsockname()[1]
         self.delivered = []
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with conn, conn.makefile("rb") as lines:
-                self.session(conn, lines)
+        super().__init__()
 
     def session(self, conn, lines):
         conn.sendall(b"220 peer.test ESMTP\r\n")
@@ -94,9 +80,6 @@ class RefusingPeer:
                 return
             else:
                 conn.sendall(b"502 5.5.2 not here\r\n")
-
-    def close(self):
-        self.listener.close()
 
 
 def loopback_config(path, port, extra=""):

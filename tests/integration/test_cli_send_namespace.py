@@ -19,9 +19,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from line_peer import LinePeer
 
 BUILD = Path(os.environ.get("ENVOI_BUILD_DIR", "build/dev"))
 ENVOI = BUILD / "tools" / "envoi" / "envoi"
@@ -35,26 +36,13 @@ def check(condition, what):
         failures.append(what)
 
 
-class AuthPeer:
+class AuthPeer(LinePeer):
     """An SMTP server without TLS that offers AUTH PLAIN and LOGIN, accepts any
     credentials and any message, and keeps every line it receives."""
 
     def __init__(self, address):
-        self.listener = socket.socket()
-        self.listener.bind((address, 0))
-        self.listener.listen(4)
-        self.port = self.listener.getsockname()[1]
         self.lines = []
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with conn, conn.makefile("rb") as lines:
-                self.session(conn, lines)
+        super().__init__(address)
 
     def session(self, conn, lines):
         conn.sendall(b"220 relay.test ESMTP\r\n")
@@ -87,9 +75,6 @@ class AuthPeer:
 
     def saw_auth(self):
         return any(line[:4].upper() == b"AUTH" for line in self.lines)
-
-    def close(self):
-        self.listener.close()
 
 
 def send_to(address, work):
