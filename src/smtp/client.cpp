@@ -1024,12 +1024,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
                                         std::vector<std::size_t>& deferred, bool sent_ahead) {
     smtp::reply mail_reply;
     smtp::reply data_reply;
-    smtp::reply too_many;
+    // "Too many recipients" only once the server has taken one: it must take 100 (RFC
+    // 5321 4.5.3.1.8), so a 452 for the first is about that mailbox (full, say, from a
+    // server without enhanced codes), refused for now while the others go ahead.
+    bool taken = false;
     const auto record = [&](std::size_t i, smtp::reply r) {
-      if (too_many_recipients(r)) {
-        deferred.push_back(i);
-        too_many = r;
-      }
+      if (taken && too_many_recipients(r)) deferred.push_back(i);
+      taken = taken || r.positive();
       report.recipients[i].reply = std::move(r);
     };
     if (caps_.pipelining) {
@@ -1070,9 +1071,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
         std::string hint = login_hint(mail_reply);
         refused_clean(envoi::step::mail, std::move(mail_reply), std::move(hint));
       }
-      // The server would not take even one recipient: trying again now would loop.
-      if (!too_many.empty())
-        fail_clean(errc::server_transient, envoi::step::rcpt, std::move(too_many));
+      // An earlier transaction of this message delivered it: the send succeeded, and
+      // these recipients' refusals are in the report with the others'.
+      if (std::any_of(report.recipients.begin(), report.recipients.end(),
+                      [](const recipient_result& r) { return r.delivered; }))
+        co_return;
       // Trying again later helps only when every refusal was for now; a reply of the
       // kind that decided is the one reported (each is in report.recipients).
       const auto permanent = std::find_if(batch.begin(), batch.end(), [&](std::size_t i) {

@@ -381,6 +381,56 @@ TEST(SmtpTransaction, TreatsA552WithCode553AsTooManyRecipients_F44) {
   EXPECT_EQ(server.stored().size(), 3u);
 }
 
+// A 452 for the first recipient cannot mean "too many" (a server takes at least 100):
+// that mailbox is refused for now, as a full one is by a server without enhanced codes,
+// and the recipients after it still get the message, in the same transaction.
+TEST(SmtpTransaction, A452ForTheFirstRecipientRefusesItForNowAndTheOthersGetTheMessage) {
+  const envelope env{"sud@example.test",
+                     {"full@example.test", "ok1@example.test", "ok2@example.test"}};
+  for (const bool pipelining : {false, true}) {
+    SCOPED_TRACE(pipelining ? "PIPELINING" : "lock-step");
+    fake_server server;
+    server.extensions = pipelining ? "250-PIPELINING\r\n" : "";
+    server.rcpt_answer = [](const std::string& address) -> std::string {
+      return address == "full@example.test" ? "452 Mailbox full\r\n" : "";
+    };
+    scripted_peer peer(server.script());
+    client c(test::loopback_account(peer.port()));
+    const auto report = c.send(env, body);
+    c.quit();
+    EXPECT_EQ(report.transactions, 1);
+    ASSERT_EQ(report.recipients.size(), 3u);
+    EXPECT_EQ(report.recipients[0].reply.code, 452);
+    EXPECT_TRUE(report.recipients[0].reply.transient());
+    EXPECT_FALSE(report.recipients[0].delivered);
+    EXPECT_TRUE(report.recipients[1].delivered);
+    EXPECT_TRUE(report.recipients[2].delivered);
+    const auto stored = server.stored();
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].recipients,
+              (std::vector<std::string>{"ok1@example.test", "ok2@example.test"}));
+    EXPECT_EQ(count(peer.received(), "RCPT TO:"), 3u);
+  }
+  // After an accepted recipient the 452 reads as "too many", so the full mailbox is asked
+  // again in a transaction of its own, where it is the first: refused for now. The
+  // message was delivered to the other, so the send succeeds and reports the refusal.
+  fake_server server;
+  server.rcpt_answer = [](const std::string& address) -> std::string {
+    return address == "full@example.test" ? "452 Mailbox full\r\n" : "";
+  };
+  scripted_peer peer(server.script());
+  client c(test::loopback_account(peer.port()));
+  const auto report = c.send({"sud@example.test", {"ok1@example.test", "full@example.test"}}, body);
+  c.quit();
+  EXPECT_EQ(report.transactions, 1);
+  ASSERT_EQ(report.recipients.size(), 2u);
+  EXPECT_TRUE(report.recipients[0].delivered);
+  EXPECT_FALSE(report.recipients[1].delivered);
+  EXPECT_EQ(report.recipients[1].reply.code, 452);
+  EXPECT_EQ(server.stored().size(), 1u);
+  EXPECT_EQ(count(peer.received(), "RCPT TO:<full@example.test>"), 2u);
+}
+
 TEST(SmtpTransaction, FailsTransientlyWhenTheServerTakesNoRecipientAtAll) {
   fake_server server;
   server.rcpt_answer = [](const std::string&) { return "452 4.5.3 Too many recipients\r\n"; };
