@@ -726,6 +726,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
       fail(timed_out_ ? errc::timed_out : errc::resolve_failed, envoi::step::resolve, {},
            std::move(detail));
     }
+    // A login without encryption goes to this machine only: when no address is one of
+    // its own, there is nothing to connect for. (When some are, the one reached is checked
+    // before AUTH.)
+    if (acct_.security == envoi::security::none && !acct_.login.empty() &&
+        std::none_of(endpoints.begin(), endpoints.end(),
+                     [](const auto& e) { return is_loopback(e.endpoint()); }))
+      plaintext_login_refused(endpoints.begin()->endpoint());
     arm(envoi::step::connect);
     auto [cec, peer] = co_await asio::async_connect(*socket_, endpoints, use_tuple);
     disarm();
@@ -887,12 +894,17 @@ struct client::impl : std::enable_shared_from_this<impl> {
     co_return r;
   }
 
+  [[noreturn]] void plaintext_login_refused(const tcp::endpoint& peer) {
+    fail(errc::plaintext_auth_refused, envoi::step::auth, {},
+         "the login was not tried: " + peer.address().to_string() +
+             " is not this machine, and security \"none\" would send the password "
+             "unencrypted; set the account's security to starttls or tls");
+  }
+
   asio::awaitable<void> authenticate(const tcp::endpoint& peer) {
     if (acct_.security == envoi::security::none && !is_loopback(peer)) {
       co_await say_goodbye();
-      fail(errc::plaintext_auth_refused, envoi::step::auth, {},
-           peer.address().to_string() +
-               " is not this machine: set the account's security to starttls or tls");
+      plaintext_login_refused(peer);
     }
 
     // RFC 4954 3: only a mechanism the server lists after TLS may be used. An account with

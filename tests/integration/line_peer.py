@@ -11,6 +11,7 @@ class LinePeer:
         self.listener.bind((address, 0))
         self.listener.listen(4)
         self.port = self.listener.getsockname()[1]
+        self.connections = 0
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
@@ -20,6 +21,7 @@ class LinePeer:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
+            self.connections += 1
             with conn, conn.makefile("rb") as lines:
                 self.session(conn, lines)
 
