@@ -813,6 +813,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::string offered;
     for (const auto& m : caps_.auth) offered += (offered.empty() ? "" : " ") + m;
     offered = offered.empty() ? "the server offers no AUTH" : "the server offers " + offered;
+    // Servers list their logins only once the connection is encrypted (RFC 4954 4).
+    if (!tls_active_ && caps_.starttls)
+      offered += " before STARTTLS, which it offers: set the account's security to starttls";
     if (const auto m = sasl::forced(acct_.auth))
       return "the account asks for " + std::string(sasl::name(*m)) + " but " + offered;
     if (acct_.token_provider) return "no mechanism for an OAuth token or a password: " + offered;

@@ -172,6 +172,18 @@ TEST_F(SmtpClientAgainstPostfix, RefusesTheSystemRootsForAPrivateCa) {
                  errc::certificate_untrusted, step::tls);
 }
 
+TEST_F(SmtpClientAgainstPostfix, SaysToUseStarttlsWhenLoginsComeOnlyAfterIt) {
+  // security = none against the submission port, which lists AUTH only after STARTTLS.
+  auto a = clinic_account(server_.password);
+  a.security = security::none;
+  a.ca_file.clear();
+  client c(a);
+  const auto e = expect_failure(c, reminder(server_.user, "helene.dupont@example.test"),
+                                errc::auth_not_offered, step::auth);
+  EXPECT_NE(e.report().detail.find("set the account's security to starttls"), std::string::npos)
+      << e.report().detail;
+}
+
 TEST_F(SmtpClientAgainstPostfix, GivesNoCredentialsToAServerWithoutStarttls) {
   // F33 (a), against Postfix.
   // The plain port offers neither STARTTLS nor AUTH: envoi must stop before either.
