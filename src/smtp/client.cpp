@@ -765,11 +765,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
     try {
       r = co_await read_reply(envoi::step::greeting);
     } catch (session_failure& f) {
-      // RFC 8314 3: a port for implicit TLS waits for our handshake and says nothing.
+      // RFC 8314 3: a port for implicit TLS waits for our handshake and says nothing. The
+      // ports of plain SMTP and STARTTLS (RFC 6409) are not such ports: there the server is
+      // simply not answering.
+      const bool plain_port = acct_.port == 25 || acct_.port == 587;
       if (f.code == errc::timed_out && acct_.security != envoi::security::tls)
-        f.detail =
-            "no greeting: if this port expects TLS from the first byte (usually 465), "
-            "set security to tls";
+        f.detail = plain_port
+                       ? "no greeting: the server took the connection but said nothing"
+                       : "no greeting: if this port expects TLS from the first byte (usually "
+                         "465), set security to tls";
       throw;
     }
     if (r.code != 220) refused(envoi::step::greeting, std::move(r));

@@ -7,7 +7,8 @@ that nothing leaves this machine and no port of the host is taken:
   interface; each run talks to a scripted server that offers AUTH PLAIN and LOGIN and
   records every line it is sent.
 - `security = "starttls"` on port 465, where servers wait in silence for a TLS handshake,
-  gives up on the greeting after 15 seconds instead of a minute, with the hint.
+  gives up on the greeting after 15 seconds instead of a minute, with the hint; on 587,
+  the port of STARTTLS, a silent server gets no such hint.
 
 Needs root, for the namespace; skipped (77) where none can be made.
 
@@ -98,29 +99,42 @@ password_env = "ENVOI_RELAY_PASSWORD"
     return r.returncode, r.stderr.decode(), peer
 
 
-def starttls_on_the_tls_port(work):
-    """A silent server on 465, the port of implicit TLS, reached with starttls."""
+def silent_send(work, port, extra=""):
+    """`envoi send` with starttls to a server on `port` that never says a word; returns
+    (exit status, stderr, seconds taken)."""
     with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 465))
+        silent.bind(("127.0.0.1", port))
         silent.listen(1)
-        config = work / "465.toml"
-        config.write_text("""[sites.sud]
+        config = work / f"{port}.toml"
+        config.write_text(f"""[sites.sud]
 from = "sud@example.test"
 [sites.sud.smtp]
 host = "127.0.0.1"
-port = 465
+port = {port}
 security = "starttls"
-""")
+""" + extra)
         started = time.monotonic()
         r = subprocess.run([str(ENVOI), "send", "--config", str(config), "--to",
                             "helene@example.test", "--subject", "Rappel", "--text", "-"],
                            input=b"Bonjour,\n", capture_output=True, timeout=120)
         elapsed = time.monotonic() - started
-    err = r.stderr.decode()
-    check(r.returncode == 3, f"starttls on 465: exit {r.returncode}, not 3: {err}")
+    return r.returncode, r.stderr.decode(), elapsed
+
+
+def silent_servers(work):
+    """A silent server on 465, the port of implicit TLS, reached with starttls: given up
+    on within 15 s, with the hint. On 587, STARTTLS's own port, silence is no sign of TLS:
+    no such hint."""
+    code, err, elapsed = silent_send(work, 465)
+    check(code == 3, f"starttls on 465: exit {code}, not 3: {err}")
     check("[starttls_on_465]" in err, f"starttls on 465: no warning: {err}")
     check("set security to tls" in err, f"starttls on 465: no hint: {err}")
     check(12 <= elapsed <= 30, f"starttls on 465: gave up after {elapsed:.0f} s, not about 15")
+
+    code, err, _ = silent_send(work, 587, "[sites.sud.smtp.timeouts]\ngreeting = 2\n")
+    check(code == 3 and "the server took the connection but said nothing" in err,
+          f"silent 587: exit {code}: {err}")
+    check("set security to tls" not in err, f"silent 587: told to use tls: {err}")
 
 
 def inside_namespace():
@@ -149,7 +163,7 @@ def inside_namespace():
         check(peer.connections == 0, f"{peer.connections} connections to {OTHER_MACHINE}")
         check(PASSWORD not in err, f"the password was printed: {err}")
 
-        starttls_on_the_tls_port(work)
+        silent_servers(work)
     return 1 if failures else 0
 
 
