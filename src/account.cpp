@@ -95,7 +95,10 @@ std::string secret_ref::read() const {
 
     case kind::file: {
       std::ifstream in(source_, std::ios::binary);
-      if (!in || std::filesystem::is_directory(source_)) fail(describe(), "cannot be opened");
+      std::error_code ec;
+      if (std::filesystem::is_directory(source_, ec))
+        fail(describe(), "is a folder; name the file that holds the password");
+      if (!in) fail(describe(), "cannot be opened");
       std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (in.bad()) fail(describe(), "cannot be read");
 
@@ -104,6 +107,9 @@ std::string secret_ref::read() const {
       if (!value.empty() && value.back() == '\n') value.pop_back();
       if (!value.empty() && value.back() == '\r') value.pop_back();
       if (value.empty()) fail(describe(), "is empty");
+      // A second line is a note or a second secret, never part of a password.
+      if (value.find_first_of("\r\n") != std::string::npos)
+        fail(describe(), "holds more than one line; it must hold the password alone");
       return value;
     }
 
@@ -182,8 +188,17 @@ std::string secret_ref::describe() const {
   switch (kind_) {
     case kind::none:
       return "no password";
-    case kind::env:
+    case kind::env: {
+      // Variables are named in words joined by '_' (ENVOI_SUD_PASSWORD, PASSWORD); a name
+      // with a digit and no '_' (HUNTER2026) may be a password pasted as the name, and
+      // describe() goes into errors and logs.
+      const bool may_be_pasted = source_.find('_') == std::string::npos &&
+                                 source_.find_first_of("0123456789") != std::string::npos;
+      if (may_be_pasted)
+        return "the environment variable named in the configuration (its name is not shown: "
+               "it looks like a password; check that a password was not pasted there)";
       return "environment variable " + source_;
+    }
     case kind::file:
       return "file " + source_;
     case kind::callback:

@@ -81,6 +81,19 @@ TEST(SecretRef, NamesAnUnsetVariableInItsError) {
   }
 }
 
+TEST(SecretRef, DoesNotShowTheNameOfAnUnsetVariableThatLooksLikeAPassword) {
+  // A digit and no '_': maybe the password itself, pasted where the name belongs.
+  ::unsetenv("HUNTER2026");
+  const auto e = read_failure(envoi::secret_ref::from_env("HUNTER2026"));
+  EXPECT_EQ(std::string(e.what()).find("HUNTER2026"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("named in the configuration"), std::string::npos);
+  EXPECT_NE(std::string(e.what()).find("not set"), std::string::npos);
+  // Names in words are shown, as usual.
+  EXPECT_EQ(envoi::secret_ref::from_env("SMTP_PASSWORD_2").describe(),
+            "environment variable SMTP_PASSWORD_2");
+  EXPECT_EQ(envoi::secret_ref::from_env("PASSWORD").describe(), "environment variable PASSWORD");
+}
+
 TEST(SecretRef, RefusesANameThatIsNoVariableWithoutRepeatingIt) {
   for (const std::string name :
        {secret, std::string("A B"), std::string("1PASSWORD"), std::string("")}) {
@@ -129,6 +142,21 @@ TEST_F(SecretFile, NamesAMissingFileInItsError) {
   const auto e = read_failure(envoi::secret_ref::from_file(path_));
   EXPECT_EQ(e.code(), envoi::errc::secret_unavailable);
   EXPECT_NE(std::string(e.what()).find(path_.string()), std::string::npos);
+}
+
+TEST_F(SecretFile, RefusesAFileOfMoreThanOneLineWithoutQuotingIt) {
+  write(secret + "\nmot de passe de secours\n");
+  const auto e = read_failure(envoi::secret_ref::from_file(path_));
+  EXPECT_EQ(e.code(), envoi::errc::secret_unavailable);
+  EXPECT_NE(std::string(e.what()).find("more than one line"), std::string::npos) << e.what();
+  EXPECT_EQ(std::string(e.what()).find(secret), std::string::npos);
+}
+
+TEST_F(SecretFile, SaysAFolderIsAFolder) {
+  fs::create_directories(path_);
+  const auto e = read_failure(envoi::secret_ref::from_file(path_));
+  EXPECT_NE(std::string(e.what()).find("is a folder"), std::string::npos) << e.what();
+  fs::remove(path_);
 }
 
 TEST_F(SecretFile, RefusesAFileHoldingOnlyALineEnd) {
