@@ -120,8 +120,9 @@ def main():
 
     # The address as typed heads the output, an internationalised domain included.
     r = envoi("preset", "--no-dns", "accueil@café.fr")
-    check(r.stdout.decode().startswith("# No settings known for accueil@café.fr."),
-          f"café.fr: {r.stdout.decode()}")
+    check(r.stderr.decode().startswith("# No settings known for accueil@café.fr."),
+          f"café.fr: {r.stderr.decode()}")
+    check(r.stdout == b"", f"café.fr: advice on stdout, where > envoi.toml would take it")
     # An empty relay name is a mistake, not "no relay".
     r = envoi("preset", "--relay", "", "rappels@clinique-veto.test")
     check(r.returncode == 2 and b"no relay called" in r.stderr,
@@ -159,17 +160,17 @@ def main():
         # Nothing known: said plainly, with what to ask the provider; exit 1.
         r = envoi("preset", "--dns-server", f"127.0.0.1:{port}", "accueil@inconnu.test")
         check(r.returncode == 1, f"unknown: exit {r.returncode}")
-        check(b"No settings known" in r.stdout and b"Ask your mail provider" in r.stdout,
-              f"unknown: {r.stdout.decode()}")
-        loads(r.stdout, "unknown")
+        check(b"No settings known" in r.stderr and b"Ask your mail provider" in r.stderr,
+              f"unknown: {r.stderr.decode()}")
+        check(r.stdout == b"", f"unknown: stdout {r.stdout.decode()}")
     finally:
         dns.terminate()
         dns.wait(timeout=10)
 
     # DNS down (nothing listens there now): exit 3, said plainly, quickly.
     r = envoi("preset", "--dns-server", f"127.0.0.1:{port}", "accueil@inconnu.test")
-    check(r.returncode == 3 and b"did not answer" in r.stdout,
-          f"dns down: exit {r.returncode}: {r.stdout.decode()}")
+    check(r.returncode == 3 and b"did not answer" in r.stderr,
+          f"dns down: exit {r.returncode}: {r.stderr.decode()}")
 
     # Not an address: exit 2 and a message naming the problem; an unknown relay likewise.
     r = envoi("preset", "not an address")

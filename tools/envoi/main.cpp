@@ -357,9 +357,11 @@ int preset(const preset_options& o) {
   }
   (void)envoi::mailbox::parse(o.address);  // a bad address is a usage error
 
+  // Nothing to paste: the advice goes to stderr, so that `> envoi.toml` neither swallows
+  // it nor leaves a file without a site.
   if (s.source == envoi::suggestion_source::none) {
-    std::cout << "# No settings known for " << o.address << ".\n";
-    for (const auto& note : s.notes) print_comment(std::cout, note, "- ");
+    std::cerr << "# No settings known for " << o.address << ".\n";
+    for (const auto& note : s.notes) print_comment(std::cerr, note, "- ");
     return s.dns_failed ? exit_transient : exit_refused;
   }
 
