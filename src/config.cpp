@@ -491,6 +491,24 @@ user read_user(const reader& r, const std::string& id, const toml::table& t, con
 
 }  // namespace
 
+// The parser's words, led by what to change for the mistakes people make most.
+std::string syntax_error(std::string_view parser_says) {
+  const auto says = [&](std::string_view s) {
+    return parser_says.find(s) != std::string_view::npos;
+  };
+  std::string hint;
+  if (says("parsing string") && says("control characters"))
+    hint = "a closing quote (\") is missing";
+  else if (says("could not determine value type"))
+    hint = "text goes in double quotes, as in name = \"Clinique du Sud\"";
+  else if (says("utf-8") || says("UTF-8"))
+    hint = "the file is not UTF-8 (saved as Windows-1252 or Latin-1?); save it as UTF-8";
+  else if (says("table header") && says("expected ']'"))
+    hint = "a [table] name needs its closing ']'";
+  if (hint.empty()) return fmt::format("TOML syntax error: {}", parser_says);
+  return fmt::format("TOML syntax error: {} ({})", hint, parser_says);
+}
+
 config load_config(const std::filesystem::path& path) {
   const reader r(path);
   const auto text = detail::read_text_file(path, "the configuration file");
@@ -501,7 +519,7 @@ config load_config(const std::filesystem::path& path) {
   } catch (const toml::parse_error& e) {
     const auto& at = e.source().begin;
     throw invalid_input(fmt::format("{}:{}:{}", r.file(), at.line, at.column),
-                        fmt::format("TOML syntax error: {}", e.description()));
+                        syntax_error(e.description()));
   }
   r.check_keys(doc, "", std::array{"sites"sv, "users"sv});
 

@@ -552,6 +552,18 @@ TEST_F(Config, NamesFileLineAndColumnOfASyntaxError) {
   EXPECT_EQ(e.field().substr(0, prefix.size()), prefix) << e.field();
   EXPECT_GT(e.field().size(), prefix.size()) << "no column in " << e.field();
   EXPECT_NE(std::string(e.what()).find("TOML syntax error"), std::string::npos);
+  EXPECT_NE(std::string(e.what()).find("a closing quote (\") is missing"), std::string::npos)
+      << e.what();
+}
+
+TEST_F(Config, SaysWhatToChangeForCommonSyntaxErrors) {
+  const auto says = [&](const std::string& line, const std::string& hint) {
+    const auto e = failure("[sites.sud]\n" + line + "\n");
+    EXPECT_NE(std::string(e.what()).find(hint), std::string::npos) << line << ": " << e.what();
+  };
+  says("name = Clinique du Sud", "text goes in double quotes");
+  says("name = \"Clinique v\xE9t\xE9rinaire\"", "save it as UTF-8");  // Latin-1
+  says("[sites.nord", "needs its closing ']'");
 }
 
 TEST_F(Config, RefusesAFileThatDoesNotExist) {
