@@ -249,6 +249,11 @@ def main():
                 "one address per --to; repeat --to for each", "two addresses in one --to")
     usage_error(["--to", "a@example.test b@example.test"],
                 "one address per --to; repeat --to for each", "two addresses, a space between")
+    usage_error(["--to", "helene@orange"],
+                "--to: the domain of helene@orange has no dot: a forgotten ending such as .fr?",
+                "a domain without its ending")
+    usage_error(["--to", "helene@example.test", "--cc", "Marie <marie@sfr>"],
+                "--cc: the domain of marie@sfr has no dot", "a --cc domain without its ending")
     latin1 = config.with_name("lettre-latin1.txt")
     latin1.write_bytes("Médor est attendu à 14 h.\n".encode("cp1252"))
     r = envoi(*base[:-1], str(latin1), "--to", "a@example.test", "--dry-run")

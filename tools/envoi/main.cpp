@@ -95,13 +95,22 @@ void set_body(const std::string& path, const std::string& option, Set set) {
 // An address option's value; a list in one value gets a hint, since each option takes
 // one address.
 envoi::mailbox parse_address(const std::string& text, const std::string& option) {
+  envoi::mailbox m;
   try {
-    return envoi::mailbox::parse(text, option);
+    m = envoi::mailbox::parse(text, option);
   } catch (const envoi::invalid_input& e) {
     if (text.find('@') == text.rfind('@')) throw;
     throw envoi::invalid_input(
         option, e.reason() + " (one address per " + option + "; repeat " + option + " for each)");
   }
+  // Every domain mail can reach from the internet has a dot: "helene@orange" is nearly
+  // always a forgotten ".fr". This machine (localhost) and address literals pass.
+  const std::string& address = m.address();
+  const std::string domain = address.substr(address.rfind('@') + 1);
+  if (domain.find('.') == std::string::npos && domain != "localhost" && domain.front() != '[')
+    throw envoi::invalid_input(option, "the domain of " + address +
+                                           " has no dot: a forgotten ending such as .fr?");
+  return m;
 }
 
 // The account that sends, as the resolver picks it for the purpose, site and user. The
