@@ -108,8 +108,8 @@ envoi::mailbox parse_address(const std::string& text, const std::string& option)
   const std::string& address = m.address();
   const std::string domain = address.substr(address.rfind('@') + 1);
   if (domain.find('.') == std::string::npos && domain != "localhost" && domain.front() != '[')
-    throw envoi::invalid_input(option, "the domain of " + address +
-                                           " has no dot: a forgotten ending such as .fr?");
+    throw envoi::invalid_input(
+        option, "the domain of " + address + " has no dot: a forgotten ending such as .fr?");
   return m;
 }
 
@@ -440,6 +440,20 @@ int main(int argc, char** argv) {
   preset_cmd->add_option("--dns-server", p.dns_server, "ask this DNS server (IPV4:PORT)");
   preset_cmd->add_flag("--no-dns", p.no_dns, "use the built-in table alone");
 
+  // A misspelt command would otherwise be reported as a missing one.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const auto* c : app.get_subcommands([](CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : " and ") + c->get_name();
+      known = known || c->get_name() == argv[1];
+    }
+    if (!known) {
+      std::cerr << "envoi: unknown command \"" << argv[1] << "\"; the commands are " << names
+                << " (see envoi --help)\n";
+      return exit_usage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
