@@ -252,6 +252,19 @@ def main():
     r = envoi("sned", "--to", "helene@example.test")
     check(r.returncode == 2 and b'unknown command "sned"; the commands are send and preset'
           in r.stderr, f"misspelt command: exit {r.returncode}: {r.stderr.decode()}")
+    empty_pdf = config.with_name("ordonnance.pdf")
+    empty_pdf.write_bytes(b"")
+    usage_error(["--to", "helene@example.test", "--attach", str(empty_pdf)],
+                f"--attach: {empty_pdf}: is empty (0 bytes); was the document saved?",
+                "an empty attachment")
+    r = envoi("send", "--config", str(config), "--site", "sud", "--to", "helene@example.test",
+              "--subject", "Rappel\nBcc: x@example.test", "--text", "-", "--dry-run", stdin=body)
+    check(r.returncode == 2 and b"--subject: " in r.stderr,
+          f"line break in --subject: exit {r.returncode}: {r.stderr.decode()}")
+    r = envoi("send", "--config", str(config), "--site", "sud", "--to", "helene@example.test",
+              "--subject", "Rappel", "--text", "-", "--dry-run", stdin=b"\n")
+    check(r.returncode == 0 and b"warning: --text: the text is empty" in r.stderr,
+          f"empty text: exit {r.returncode}: {r.stderr.decode()}")
     usage_error(["--to", "helene@orange"],
                 "--to: the domain of helene@orange has no dot: a forgotten ending such as .fr?",
                 "a domain without its ending")

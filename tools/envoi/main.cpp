@@ -153,13 +153,26 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
   // more often a variable that was not set, and filters hold such mail as suspect.
   if (o.subject.find_first_not_of(" \t") == std::string::npos)
     throw envoi::invalid_input("--subject", "is empty; give the message a subject");
-  m.subject(o.subject);
-  set_body(o.text, "--text", [&](std::string text) { m.text(std::move(text)); });
+  try {
+    m.subject(o.subject);
+  } catch (const envoi::invalid_input& e) {
+    throw envoi::invalid_input("--subject", e.reason());
+  }
+  set_body(o.text, "--text", [&](std::string text) {
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+      std::cerr << "warning: --text: the text is empty\n";
+    m.text(std::move(text));
+  });
   if (!o.html.empty())
     set_body(o.html, "--html", [&](std::string html) { m.html(std::move(html)); });
   for (const auto& path : o.attach) {
     if (auto problem = file_problem(path); !problem.empty())
       throw envoi::invalid_input("--attach", problem);
+    // An empty document is a failed export far more often than something to send.
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0)
+      throw envoi::invalid_input("--attach",
+                                 path + ": is empty (0 bytes); was the document saved?");
     m.attach(envoi::attachment::from_file(path));
   }
   return m;
