@@ -132,6 +132,11 @@ class secret_ref {
   /// "environment variable SMTP_PASSWORD" or "file /etc/envoi/pw": where, never what.
   std::string describe() const;
 
+  /// The file the secret is read from; empty for the other sources.
+  std::filesystem::path file() const {
+    return kind_ == kind::file ? std::filesystem::path(source_) : std::filesystem::path();
+  }
+
  private:
   enum class kind { none, env, file, callback };
   kind kind_ = kind::none;

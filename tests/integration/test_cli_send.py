@@ -261,6 +261,22 @@ def main():
               "--subject", "Rappel\nBcc: x@example.test", "--text", "-", "--dry-run", stdin=body)
     check(r.returncode == 2 and b"--subject: " in r.stderr,
           f"line break in --subject: exit {r.returncode}: {r.stderr.decode()}")
+    # A password file others can read: said, with the command that fixes it.
+    secret_file = config.with_name("sud.password")
+    secret_file.write_text("Mot-de-passe\n")
+    secret_file.chmod(0o644)
+    shared = loopback_config(config.with_name("file.toml"), 25,
+                             'login = "sud@example.test"\npassword_file = "sud.password"\n')
+    r = envoi("send", "--config", str(shared), "--to", "helene@example.test", "--subject",
+              "Rappel", "--text", "-", "--dry-run", stdin=body)
+    check(f"the password file {secret_file} can be read by other users of this machine; "
+          f"make it yours alone (chmod 600 {secret_file})" in r.stderr.decode(),
+          f"readable password file: {r.stderr.decode()}")
+    secret_file.chmod(0o600)
+    r = envoi("send", "--config", str(shared), "--to", "helene@example.test", "--subject",
+              "Rappel", "--text", "-", "--dry-run", stdin=body)
+    check(r.returncode == 0 and b"can be read by other users" not in r.stderr,
+          f"password file of its owner alone: {r.stderr.decode()}")
     r = envoi("send", "--config", str(config), "--site", "sud", "--to", "helene@example.test",
               "--subject", "Rappel", "--text", "-", "--dry-run", stdin=b"\n")
     check(r.returncode == 0 and b"warning: --text: the text is empty" in r.stderr,

@@ -245,6 +245,16 @@ int send(const send_options& o) {
     return exit_usage;
   }
   if (!unreadable.empty()) std::cerr << "warning: " << unreadable << '\n';
+  // A password others on the machine can read is not much of a secret.
+  if (const auto file = account.password.file(); !file.empty()) {
+    std::error_code ec;
+    using std::filesystem::perms;
+    const perms mode = std::filesystem::status(file, ec).permissions();
+    if (!ec && (mode & (perms::group_read | perms::others_read)) != perms::none)
+      std::cerr << "warning: the password file " << file.string()
+                << " can be read by other users of this machine; make it yours alone (chmod 600 "
+                << file.string() << ")\n";
+  }
 
   // A dry run shows the exact message on stdout and the envelope on stderr.
   if (o.dry_run) {
