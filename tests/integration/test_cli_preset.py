@@ -118,6 +118,28 @@ def main():
     check(b"replace sud" not in r.stdout, "gmail: asked to replace the site name given")
     loads_in_envoi(r.stdout, "gmail.com")
 
+    # Outlook.com takes no password: no password line that would load and then fail at the
+    # server, but XOAUTH2 and the table to fill, without which envoi refuses the site.
+    r = envoi("preset", "--no-dns", "--site", "sud", "accueil@outlook.com")
+    check(r.returncode == 0, f"outlook.com: exit {r.returncode}: {r.stderr.decode()}")
+    doc = loads(r.stdout, "outlook.com")
+    if doc:
+        smtp = doc["sites"]["sud"]["smtp"]
+        check(smtp.get("auth") == "xoauth2" and "password_env" not in smtp,
+              f"outlook.com settings {smtp}")
+    check(b'# [sites.sud.smtp.oauth2]\n' in r.stdout
+          and b'# refresh_token_env = "ENVOI_SUD_REFRESH_TOKEN"' in r.stdout,
+          f"outlook.com: no oauth2 table to fill: {r.stdout.decode()}")
+    work = Path(tempfile.mkdtemp(prefix="envoi-preset-"))
+    try:
+        (work / "envoi.toml").write_bytes(r.stdout)
+        r = envoi("send", "--config", str(work / "envoi.toml"), "--to", "client@example.test",
+                  "--subject", "Rappel", "--text", "-", "--dry-run", stdin=b"Bonjour\n")
+        check(r.returncode == 2 and b"an [oauth2] table" in r.stderr,
+              f"outlook.com unfilled: exit {r.returncode}: {r.stderr.decode()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
     # The address as typed heads the output, an internationalised domain included.
     r = envoi("preset", "--no-dns", "accueil@café.fr")
     check(r.stderr.decode().startswith("# No settings known for accueil@café.fr."),
@@ -148,7 +170,9 @@ def main():
         if doc:
             check(doc["sites"]["ID"]["smtp"]["host"] == "smtp.office365.com", f"mx settings {doc}")
         check(b"December 2026" in r.stdout, "mx: no note on Microsoft's December 2026 change")
-        loads_in_envoi(r.stdout, "mx")
+        # Microsoft 365 is OAuth2 from December 2026: the table to fill, as for Outlook.com.
+        check(b'auth = "xoauth2"' in r.stdout and b"# [sites.ID.smtp.oauth2]" in r.stdout,
+              f"mx: no oauth2 table to fill: {r.stdout.decode()}")
 
         r = envoi("preset", "--dns-server", f"127.0.0.1:{port}", "accueil@cabinet.test")
         doc = loads(r.stdout, "srv")

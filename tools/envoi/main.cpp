@@ -353,11 +353,12 @@ std::string toml_string(std::string_view s) {
 }
 
 // ENVOI_<SITE>_PASSWORD, with what is not a letter or digit turned into '_'.
-std::string password_variable(const std::string& site) {
+// ENVOI_SUD_PASSWORD: the variable the printed settings name for the site's `secret`.
+std::string site_variable(const std::string& site, const std::string& secret) {
   std::string name = "ENVOI_";
   for (const unsigned char c : site)
     name += std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_';
-  return name + "_PASSWORD";
+  return name + "_" + secret;
 }
 
 // Prints the suggestion as a site ready to paste into envoi.toml, its notes as TOML
@@ -409,12 +410,26 @@ int preset(const preset_options& o) {
             << "[sites." << o.site << ".smtp]\n"
             << "host = " << toml_string(s.host) << "\n"
             << "port = " << s.port << "\n"
-            << "security = \"" << to_string(s.security) << "\"\n"
-            << "auth = \"auto\"\n"
+            << "security = \"" << to_string(s.security) << "\"\n";
+  const bool oauth2_only = s.oauth2 && !s.password;
+  std::cout << "auth = " << (oauth2_only ? "\"xoauth2\"" : "\"auto\"") << "\n"
             << "login = " << toml_string(s.login)
-            << (s.login_is_placeholder ? "  # replace by yours" : "") << "\n"
-            << "password_env = " << toml_string(password_variable(o.site))
-            << "  # password: " << s.password_hint << "\n";
+            << (s.login_is_placeholder ? "  # replace by yours" : "") << "\n";
+  if (oauth2_only) {
+    // No password works here: a password line would load and fail at the server. Until
+    // the table is filled, envoi refuses the site and says that it needs one.
+    const std::string table = "sites." + o.site + ".smtp.oauth2";
+    std::cout << "# The provider takes no password: uncomment this table and fill it in once an\n"
+              << "# application is registered with it (see below).\n"
+              << "# [" << table << "]\n"
+              << "# token_url = \"the provider's token endpoint, https://...\"\n"
+              << "# client_id = \"the application's id\"\n"
+              << "# refresh_token_env = " << toml_string(site_variable(o.site, "REFRESH_TOKEN"))
+              << "\n";
+  } else {
+    std::cout << "password_env = " << toml_string(site_variable(o.site, "PASSWORD"))
+              << "  # password: " << s.password_hint << "\n";
+  }
   if (!s.notes.empty()) {
     std::cout << "\n# Before sending:\n";
     for (const auto& note : s.notes) print_comment(std::cout, note, "- ");
