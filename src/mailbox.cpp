@@ -70,8 +70,8 @@ void check_local_part(std::string_view local, std::string_view address, std::str
   const auto fail = [&](const std::string& reason) {
     throw invalid_input(std::string(field), reason + " in " + quoted(address));
   };
-  if (local.empty()) fail("empty local part (nothing before @)");
-  if (local.size() > max_local_part) fail("local part longer than 64 characters");
+  if (local.empty()) fail("nothing before the @");
+  if (local.size() > max_local_part) fail("the part before the @ is longer than 64 characters");
 
   if (local.front() == '"') {
     // RFC 5322 3.2.4: a quoted local part holds printable characters and quoted-pairs.
@@ -89,12 +89,13 @@ void check_local_part(std::string_view local, std::string_view address, std::str
   }
 
   // RFC 5322 3.4.1: an unquoted local part is a dot-atom.
-  if (local.front() == '.') fail("local part starts with a dot");
-  if (local.back() == '.') fail("local part ends with a dot");
-  if (local.find("..") != std::string_view::npos) fail("two dots in a row in the local part");
+  if (local.front() == '.') fail("the part before the @ starts with a dot");
+  if (local.back() == '.') fail("the part before the @ ends with a dot");
+  if (local.find("..") != std::string_view::npos) fail("two dots in a row before the @");
   for (const char c : local) {
     if (c != '.' && !is_local_char(c))
-      fail(std::string("'") + c + "' is not allowed in a local part unless it is quoted");
+      fail((c == ' ' ? std::string("a space") : std::string("'") + c + "'") +
+           " is not allowed before the @ (unless that part is in double quotes)");
   }
 }
 
@@ -126,10 +127,11 @@ void check_domain(std::string_view domain, std::string_view address, std::string
     const std::string_view label = domain.substr(pos, dot - pos);
     // RFC 1035 2.3.1 (with RFC 1123 2.1): letters, digits and inner hyphens. 8-bit bytes
     // stand for an internationalised label, accepted as UTF-8.
-    if (label.empty()) fail("empty label in the domain (a dot at an end or two in a row)");
-    if (label.size() > max_label) fail("domain label longer than 63 characters");
+    if (label.empty()) fail("the domain has a dot at an end or two dots in a row");
+    if (label.size() > max_label)
+      fail("a part of the domain between dots is longer than 63 characters");
     if (label.front() == '-' || label.back() == '-')
-      fail("domain label starts or ends with a hyphen");
+      fail("a part of the domain starts or ends with a hyphen");
     for (const char c : label) {
       if (!is_alnum(c) && c != '-' && !is_8bit(c))
         fail(std::string("'") + c + "' is not allowed in a domain");
