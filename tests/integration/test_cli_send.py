@@ -249,6 +249,9 @@ def main():
                 "one address per --to; repeat --to for each", "two addresses in one --to")
     usage_error(["--to", "a@example.test b@example.test"],
                 "one address per --to; repeat --to for each", "two addresses, a space between")
+    r = envoi(*base, "--to", "helene@example.test", "--atach", "ordonnance.pdf", stdin=body)
+    check(r.returncode == 2 and b"envoi send: unknown option --atach (see envoi send --help)"
+          in r.stderr, f"misspelt option: exit {r.returncode}: {r.stderr.decode()}")
     r = envoi("sned", "--to", "helene@example.test")
     check(r.returncode == 2 and b'unknown command "sned"; the commands are send and preset'
           in r.stderr, f"misspelt command: exit {r.returncode}: {r.stderr.decode()}")

@@ -494,6 +494,18 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& e) {
+    // CLI11 lists every word it could not place; a misspelt option is the one to name.
+    for (const auto* command : {cmd, preset_cmd}) {
+      for (const auto& word : command->remaining()) {
+        if (word.size() > 1 && word.front() == '-') {
+          std::cerr << "envoi " << command->get_name() << ": unknown option " << word
+                    << " (see envoi " << command->get_name() << " --help)\n";
+          return exit_usage;
+        }
+      }
+    }
+    return app.exit(e) == 0 ? exit_ok : exit_usage;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? exit_ok : exit_usage;
