@@ -38,7 +38,7 @@ class envoi_category final : public std::error_category {
       case errc::secret_unavailable:
         return "the password could not be read";
       case errc::server_transient:
-        return "the server refused for now (4xx)";
+        return "the server refused for now (4xx); try again later";
       case errc::server_permanent:
         return "the server refused (5xx)";
       case errc::all_recipients_refused:

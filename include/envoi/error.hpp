@@ -85,7 +85,7 @@ std::string_view to_string(step s) noexcept;
 
 /// True when trying again later may succeed: connection, TLS and time-out failures and
 /// 4xx replies. Nothing has been delivered when such an error is reported, except where a
-/// send's report says `outcome_unknown` (the final reply after the data never came).
+/// send's report says `outcome_unknown` (no final reply after the data could be read).
 bool is_transient(std::error_code ec) noexcept;
 
 /// True when sending the same thing again will fail the same way (5xx replies, refused

@@ -522,7 +522,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
     input_.erase(0, n);
     if (status == detail::reply_parser::status::bad) {
       disarm();
-      fail(errc::protocol_error, s, {}, "not an SMTP reply line");
+      // A first line that is no reply is another kind of server (a web server, say).
+      fail(errc::protocol_error, s, {},
+           s == envoi::step::greeting
+               ? "not an SMTP reply line: " + acct_.host + " port " + std::to_string(acct_.port) +
+                     " is not a mail server; check the host and port"
+               : std::string("not an SMTP reply line"));
     }
     return status == detail::reply_parser::status::done;
   }
@@ -961,13 +966,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
     if (caps_.size_limit != 0 && data.size() > caps_.size_limit)
       fail_clean(errc::message_too_large, envoi::step::mail, {},
                  std::to_string(data.size()) + " bytes; the server takes at most " +
-                     std::to_string(caps_.size_limit));
+                     std::to_string(caps_.size_limit) +
+                     ": send smaller attachments, or spread them over several messages");
     // The provider's own limit, which its server may not announce.
     const std::uint64_t quota_limit = acct_.quota.max_message_bytes;
     if (quota_limit != 0 && data.size() > quota_limit)
       fail_clean(errc::message_too_large, envoi::step::mail, {},
                  std::to_string(data.size()) + " bytes; the account's quota allows at most " +
-                     std::to_string(quota_limit));
+                     std::to_string(quota_limit) +
+                     ": send smaller attachments, or spread them over several messages");
 
     std::string mail = "MAIL FROM:<" + env.mail_from + ">";
     if (caps_.size) mail += " SIZE=" + std::to_string(data.size());
@@ -1127,13 +1134,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
       report.final_reply = co_await read_reply(envoi::step::data, data_end_limit());
     } catch (session_failure& f) {
       // RFC 5321 4.2.5: the server may commit the message as soon as it has its end, so
-      // a reply lost then (time-out, dropped connection, cancellation) leaves the outcome
-      // unknown, unless the server said plainly that it closes (421) and took nothing.
+      // a reply lost then (time-out, dropped connection, cancellation) or garbled leaves
+      // the outcome unknown, unless the server said plainly that it closes (421) and took
+      // nothing.
       if (f.code == errc::timed_out || f.code == errc::connection_closed ||
-          f.code == errc::cancelled) {
+          f.code == errc::cancelled || f.code == errc::protocol_error) {
         report.outcome_unknown = true;
         f.detail += std::string(f.detail.empty() ? "" : "; ") +
-                    "the whole message was sent but its final reply never came: the server "
+                    "the whole message was sent but no final reply could be read: the server "
                     "may have delivered it";
       }
       throw;

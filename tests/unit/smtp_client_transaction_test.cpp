@@ -487,6 +487,49 @@ TEST(SmtpTimeouts, ReportsSilenceAfterTheEndOfDataAsPossiblyDelivered_F39) {
   EXPECT_NE(e.report().detail.find("may have delivered"), std::string::npos) << e.what();
 }
 
+// A final reply that cannot be read is no verdict either: the server may have the message.
+TEST(SmtpTimeouts, ReportsGarbageAfterTheEndOfDataAsPossiblyDelivered) {
+  scripted_peer peer([](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.read_line();
+    c.send("250 peer.example.test\r\n");
+    c.read_line();
+    c.send("250 2.1.0 Ok\r\n");
+    c.read_line();
+    c.send("250 2.1.5 Ok\r\n");
+    c.read_line();
+    c.send("354 go ahead\r\n");
+    c.read_data();
+    c.send("Queued, thank you\r\n");
+    c.client_closed(5s);
+  });
+  client c(test::loopback_account(peer.port()));
+  const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                         errc::protocol_error, step::data);
+  EXPECT_TRUE(e.report().outcome_unknown);
+  EXPECT_TRUE(e.report().recipients.at(0).accepted());
+  EXPECT_FALSE(e.report().recipients.at(0).delivered);
+  EXPECT_NE(e.report().detail.find("no final reply could be read: the server may have delivered"),
+            std::string::npos)
+      << e.what();
+}
+
+// A port where another kind of server answers: the error says to check the host and port.
+TEST(SmtpReplies, SaysAServerAnsweringInAnotherProtocolIsNotAMailServer) {
+  scripted_peer peer([](peer_connection& c) {
+    c.send("HTTP/1.1 400 Bad Request\r\n\r\n");
+    c.client_closed(5s);
+  });
+  client c(test::loopback_account(peer.port()));
+  const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                         errc::protocol_error, step::greeting);
+  EXPECT_FALSE(e.report().outcome_unknown);
+  EXPECT_NE(e.report().detail.find("127.0.0.1 port " + std::to_string(peer.port()) +
+                                   " is not a mail server; check the host and port"),
+            std::string::npos)
+      << e.what();
+}
+
 // F39 (c): each RCPT answered slowly but within its own limit: the overall limit ends it.
 TEST(SmtpTimeouts, EndsASlowSessionAtTheOverallLimit_F39) {
   fake_server server;
@@ -729,8 +772,9 @@ TEST(SmtpFaultSweep, EndsEachFaultAtEachStepWithTheRightErrorOrADeliveredMessage
         }
         EXPECT_EQ(error->code(), make_error_code(expected)) << error->what();
         EXPECT_EQ(error->is_transient(), f != fault::permanent) << error->what();
-        // Only a lost final reply leaves the outcome open.
-        const bool lost_final = at == end_of_data && (f == fault::drop || f == fault::silence);
+        // Only a final reply lost or garbled leaves the outcome open.
+        const bool lost_final =
+            at == end_of_data && (f == fault::drop || f == fault::silence || f == fault::garbage);
         if (at != content) EXPECT_EQ(error->report().outcome_unknown, lost_final) << error->what();
       }
     }

@@ -55,8 +55,8 @@ struct send_report {
   bool dsn_not_offered = false;
   /// How many transactions the message took (more than one after `452 4.5.3`).
   int transactions = 0;
-  /// The whole message was sent but its final reply never came (time limit or lost
-  /// connection): the server may have delivered it. The error is transient; sending again
+  /// The whole message was sent but no final reply could be read (time limit, lost
+  /// connection, or a line that is no SMTP reply): the server may have delivered it. The error is transient; sending again
   /// may deliver a second copy.
   bool outcome_unknown = false;
   /// On failure: the step that failed, the reply that ended it (if the server sent one),
@@ -114,8 +114,9 @@ using transcript_sink = std::function<void(transcript_direction, std::string_vie
 ///   the failed message completes with its error, and the messages after it, including
 ///   one whose commands had gone out ahead (no data of it was sent), are tried on a new
 ///   connection, each once;
-/// - a message whose data was sent but whose final reply never came completes with a
-///   transient error and `send_report::outcome_unknown` set: it may have been delivered.
+/// - a message whose data was sent but whose final reply never came, or came garbled,
+///   completes with a transient error and `send_report::outcome_unknown` set: it may have
+///   been delivered.
 class client {
  public:
   /// A client whose asynchronous operations run on `executor`.
