@@ -1,8 +1,9 @@
 """`envoi send`, the command-line contract: --dry-run prints the exact message and the
 envelope and connects to nothing; a real send through the test Postfix exits 0 when every
-recipient is accepted, 1 when one is refused, 2 for a usage or configuration error and 3
-when the server cannot be reached or refuses every recipient for now (a scripted peer); --transcript shows the dialogue on stderr without
-the password.
+recipient is accepted, 1 when one is refused, 2 for a usage or configuration error or a
+server that is not SMTP, 3 when the server cannot be reached or refuses every recipient for
+now, and 4 when the message went out but its verdict never came (scripted peers);
+--transcript shows the dialogue on stderr without the password.
 
 Run by ctest with ENVOI_TEST_SERVER_DIR, ENVOI_BUILD_DIR and ENVOI_SOURCE_DIR set.
 """
@@ -37,11 +38,14 @@ def envoi(*args, stdin=b"", env_extra=None):
 
 class RefusingPeer(LinePeer):
     """An SMTP server on loopback, without TLS or AUTH, that answers RCPT by the local part:
-    busy... 450 (for now), nobody... 550 (for good), anything else 250; it takes the
-    message and counts the recipients each one went to."""
+    busy... 450 (for now), nobody... 550 (for good), closing... 421 and it hangs up,
+    anything else 250; it takes the message and counts the recipients each one went to,
+    except when a recipient is vanish...: then it hangs up after the message, without a
+    reply."""
 
     def __init__(self):
         self.delivered = []
+        self.vanished = []
         super().__init__()
 
     def session(self, conn, lines):
@@ -53,7 +57,7 @@ class RefusingPeer(LinePeer):
                 return
             verb = line[:4].upper()
             if verb == b"EHLO":
-                conn.sendall(b"250-peer.test\r\n250 8BITMIME\r\n")
+                conn.sendall(b"250-peer.test\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n")
             elif verb in (b"MAIL", b"RSET"):
                 accepted = []
                 conn.sendall(b"250 2.0.0 ok\r\n")
@@ -63,6 +67,9 @@ class RefusingPeer(LinePeer):
                     conn.sendall(b"450 4.2.1 mailbox busy, try later\r\n")
                 elif address.startswith("nobody"):
                     conn.sendall(b"550 5.1.1 no such user\r\n")
+                elif address.startswith("closing"):
+                    conn.sendall(b"421 4.3.2 shutting down\r\n")
+                    return
                 else:
                     accepted.append(address)
                     conn.sendall(b"250 2.1.5 ok\r\n")
@@ -73,6 +80,9 @@ class RefusingPeer(LinePeer):
                 conn.sendall(b"354 go ahead\r\n")
                 while lines.readline() not in (b".\r\n", b""):
                     pass
+                if any(a.startswith("vanish") for a in accepted):
+                    self.vanished.extend(accepted)
+                    return
                 self.delivered.extend(accepted)
                 conn.sendall(b"250 2.0.0 queued as P1\r\n")
             elif verb == b"QUIT":
@@ -132,6 +142,67 @@ def refusals_for_now(config_dir, body):
         check(peer.delivered == ["helene@example.test"], f"delivered {peer.delivered}")
     finally:
         peer.close()
+
+
+class WebServer(LinePeer):
+    """What a mistyped port may reach: a server that answers in HTTP, then hangs up."""
+
+    def session(self, conn, lines):
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+
+def outcomes_named(config_dir, body):
+    """Each recipient's fate in words: not sent to an accepted address when the server hangs
+    up before the message, "may have got it" and exit 4 when the message went out and no
+    verdict came, both summary lines for a mix of accepted, busy and unknown, and exit 2
+    with the host and port to check when the server is not a mail server."""
+    peer = RefusingPeer()
+    config = loopback_config(config_dir / "outcomes.toml", peer.port)
+
+    def send(*to, config=config):
+        args = ["send", "--config", str(config), "--subject", "x", "--text", "-"]
+        for address in to:
+            args += ["--to", address]
+        r = envoi(*args, stdin=body)
+        return r.returncode, r.stderr.decode()
+
+    try:
+        code, err = send("helene@example.test", "closing@example.test")
+        check(code == 3, f"421 after RCPT: exit {code}: {err}")
+        check("not sent to helene@example.test (its address was accepted: 250 2.1.5 ok)" in err
+              and "accepted helene" not in err, f"421 after RCPT: the accepted address: {err}")
+        check("envoi: not sent: rcpt failed: 421 4.3.2 shutting down" in err, f"421 line: {err}")
+
+        code, err = send("helene@example.test", "vanish@example.test")
+        check(code == 4, f"no reply after the message: exit {code}: {err}")
+        check("may have got it helene@example.test" in err and
+              "may have got it vanish@example.test" in err, f"no reply: recipients: {err}")
+        check("envoi: outcome unknown: " in err and "do not send it again before checking" in err,
+              f"no reply: no warning against sending twice: {err}")
+        check("not sent:" not in err, f"no reply: called not sent: {err}")
+        check(peer.vanished == ["helene@example.test", "vanish@example.test"],
+              f"the peer did not get the whole message: {peer.vanished}")
+
+        code, err = send("helene@example.test", "busy@example.test", "nobody@example.test")
+        check(code == 1, f"accepted, busy and unknown: exit {code}: {err}")
+        for line in ("envoi: 1 of 3 recipients got the message",
+                     "envoi: send it again later to busy@example.test only",
+                     "envoi: refused for good, not to be sent again as it is: nobody@example.test",
+                     "refused nobody@example.test: 550 5.1.1 no such user (check the address)"):
+            check(line in err, f"accepted, busy and unknown: no {line!r}: {err}")
+        check(peer.delivered == ["helene@example.test"], f"delivered {peer.delivered}")
+    finally:
+        peer.close()
+
+    web = WebServer()
+    try:
+        code, err = send("helene@example.test",
+                         config=loopback_config(config_dir / "web.toml", web.port))
+        check(code == 2, f"an HTTP server: exit {code}: {err}")
+        check(f"127.0.0.1 port {web.port} is not a mail server; check the host and port" in err,
+              f"an HTTP server: no hint: {err}")
+    finally:
+        web.close()
 
 
 def start_silent_send(config_dir, body):
@@ -377,6 +448,7 @@ def main():
           f"unset password: exit {r.returncode}: {r.stderr.decode()}")
 
     refusals_for_now(config.parent, body)
+    outcomes_named(config.parent, body)
     configured_greeting_limit(config.parent, body)
     check_silent_send(*silent)
 

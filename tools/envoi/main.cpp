@@ -12,8 +12,10 @@
 // Exit status of send: 0 every recipient accepted; 1 a recipient or the message refused
 // for good (5xx), or refused for now while others got it (stderr names whom to send it to
 // again); 2 usage or configuration error, an unreadable password, or a login with security
-// "none" for a server on another machine; 3 a failure that may
-// pass (connection, TLS, time-out, 4xx): nobody got the message, try again later.
+// "none" for a server on another machine, or a server that is not SMTP; 3 a failure that
+// may pass (connection, TLS, time-out, 4xx): nobody got the message, try again later; 4 the
+// whole message went out but the server's verdict never came: it may have been delivered,
+// so it is not to be sent again before checking.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
 #include <cctype>
@@ -45,6 +47,7 @@ constexpr int exit_ok = 0;
 constexpr int exit_refused = 1;
 constexpr int exit_usage = 2;
 constexpr int exit_transient = 3;
+constexpr int exit_unknown = 4;
 
 struct send_options {
   std::filesystem::path config = "envoi.toml";
@@ -182,32 +185,41 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
 // recipient was refused for good (1), or some got the message while others were refused
 // for now: sending it again would deliver it twice, so that is 1 too, and the recipients
 // to try again later are named.
-int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipients, int status) {
-  bool permanent = false;
+// `outcome_unknown`: the whole message went out and its verdict never came.
+int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipients, int status,
+                      bool outcome_unknown = false) {
   std::size_t got = 0;
-  std::string again;
+  std::string again, refused;
   for (const auto& r : recipients) {
     if (r.reply.empty()) continue;
-    const bool accepted = r.accepted();
-    std::cerr << (accepted              ? "accepted "
-                  : r.reply.transient() ? "refused for now "
-                                        : "refused ")
-              << r.address << ": " << r.reply.to_string() << '\n';
-    got += r.delivered ? 1 : 0;
-    if (accepted) continue;
-    if (r.reply.transient())
+    const std::string reply = r.reply.to_string();
+    if (r.delivered) {
+      std::cerr << "accepted " << r.address << ": " << reply << '\n';
+      ++got;
+    } else if (r.accepted()) {
+      // The address was taken, but the message did not follow, or its fate is unknown.
+      std::cerr << (outcome_unknown ? "may have got it " : "not sent to ") << r.address
+                << " (its address was accepted: " << reply << ")\n";
+    } else if (r.reply.transient()) {
+      std::cerr << "refused for now " << r.address << ": " << reply << '\n';
       again += (again.empty() ? "" : ", ") + r.address;
-    else
-      permanent = true;
+    } else {
+      // RFC 3463 5.1.x: the address itself is wrong.
+      const bool address = r.reply.enhanced.rfind("5.1.", 0) == 0;
+      std::cerr << "refused " << r.address << ": " << reply
+                << (address ? " (check the address)" : "") << '\n';
+      refused += (refused.empty() ? "" : ", ") + r.address;
+    }
   }
   // A partial delivery is easy to miss among the lines above.
   if (got > 0 && got < recipients.size())
     std::cerr << "envoi: " << got << " of " << recipients.size() << " recipients got the message\n";
-  if (got > 0 && !again.empty()) {
-    std::cerr << "envoi: the others got the message; send it again later to " << again << " only\n";
-    return exit_refused;
-  }
-  if (permanent) return exit_refused;
+  if (got > 0 && !again.empty())
+    std::cerr << "envoi: send it again later to " << again << " only\n";
+  if (got > 0 && !refused.empty())
+    std::cerr << "envoi: refused for good, not to be sent again as it is: " << refused << '\n';
+  if (got > 0 && (!again.empty() || !refused.empty())) return exit_refused;
+  if (!refused.empty()) return exit_refused;
   if (!again.empty() && status == exit_ok) return exit_transient;
   return status;
 }
@@ -310,6 +322,16 @@ int send(const send_options& o) {
     if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure ||
         e.code() == envoi::errc::plaintext_auth_refused)
       status = exit_usage;
+    // A server that answers in something other than SMTP: the host or the port is wrong.
+    if (e.code() == envoi::errc::protocol_error && e.report().failed_step == envoi::step::greeting)
+      status = exit_usage;
+    if (e.report().outcome_unknown) {
+      (void)report_recipients(e.report().recipients, status, true);
+      std::cerr << "envoi: outcome unknown: " << e.what()
+                << "\nenvoi: do not send it again before checking with the recipients or the "
+                   "server's administrator, or they may get it twice\n";
+      return exit_unknown;
+    }
     status = report_recipients(e.report().recipients, status);
     std::cerr << "envoi: not sent: " << e.what() << '\n';
     return status;
@@ -447,9 +469,10 @@ int main(int argc, char** argv) {
   cmd->footer(
       "Exit status: 0 every recipient accepted; 1 refused for good (5xx), or refused for now "
       "while other recipients got it; 2 usage or configuration error (an unreadable "
-      "password, or a login with security \"none\" for another machine, too); 3 nobody got it and "
-      "it may pass (connection, TLS, time-out, 4xx): "
-      "try again later.");
+      "password, a login with security \"none\" for another machine, or a server that is not "
+      "SMTP, too); 3 nobody got it and it may pass (connection, TLS, time-out, 4xx): try again "
+      "later; 4 the whole message went out but the server's verdict never came: it may have "
+      "been delivered, so check before sending it again.");
   cmd->add_option("--config", o.config, "configuration file (default envoi.toml)");
   cmd->add_option("--site", o.site, "the site whose account sends");
   cmd->add_option("--user", o.user, "the user who writes (correspondence)");
