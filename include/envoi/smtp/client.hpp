@@ -56,8 +56,8 @@ struct send_report {
   /// How many transactions the message took (more than one after `452 4.5.3`).
   int transactions = 0;
   /// The whole message was sent but no final reply could be read (time limit, lost
-  /// connection, or a line that is no SMTP reply): the server may have delivered it. The error is transient; sending again
-  /// may deliver a second copy.
+  /// connection, or a line that is no SMTP reply): the server may have delivered it.
+  /// The error is transient; sending again may deliver a second copy.
   bool outcome_unknown = false;
   /// On failure: the step that failed, the reply that ended it (if the server sent one),
   /// and a detail from below SMTP (resolver, TLS library) when there is one.
@@ -104,7 +104,9 @@ using transcript_sink = std::function<void(transcript_direction, std::string_vie
 /// were made, each completing with its own report. When the server offers PIPELINING
 /// (RFC 2920), the end of one message's data goes out in the same write as the next
 /// queued message's MAIL, RCPT and DATA, so each message costs one round trip; without
-/// it every command waits for the reply to the one before (RFC 5321 4.3.1).
+/// it every command waits for the reply to the one before (RFC 5321 4.3.1). Messages
+/// always go with DATA, dot-stuffed: CHUNKING (BDAT, RFC 3030) and BINARYMIME are not
+/// used even when offered, so a binary body must be base64 (which `message` does).
 ///
 /// What a failure does to the queue:
 /// - a refusal that leaves the session clean (MAIL, every RCPT, or DATA refused, then
