@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <envoi/error.hpp>
@@ -202,6 +203,30 @@ mailbox::mailbox(std::string display_name, std::string address, std::string_view
   }
 }
 
+namespace {
+
+// The address `t` (whose only @ is at `at`) would be without the spaces next to its @ and
+// in its domain, when there are such spaces, the part before the @ is one word, and what
+// is left is a valid address.
+std::optional<std::string> without_stray_spaces(std::string_view t, std::size_t at) {
+  const std::string_view local = trim(t.substr(0, at));
+  const std::string_view domain = t.substr(at + 1);
+  const bool spaced = local.size() != at || domain.find_first_of(" \t") != std::string_view::npos;
+  if (!spaced || local.empty() || local.find_first_of(" \t") != std::string_view::npos)
+    return std::nullopt;
+  std::string candidate(local);
+  candidate += '@';
+  for (const char c : domain)
+    if (c != ' ' && c != '\t') candidate += c;
+  try {
+    return mailbox::parse(candidate).address();
+  } catch (const invalid_input&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
 mailbox mailbox::parse(std::string_view text, std::string_view field) {
   check_text(text, field, "the mailbox");
   const std::string_view t = trim(text);
@@ -226,11 +251,15 @@ mailbox mailbox::parse(std::string_view text, std::string_view field) {
     try {
       return mailbox("", std::string(t), field);
     } catch (const invalid_input& e) {
-      // "Clinique du Sud accueil@example.fr": a name written before a bare address.
       const auto at = t.rfind('@');
+      if (at == std::string_view::npos || t.find('@') != at) throw;
+      // "helene @orange.fr", "helene@orange .fr": spaces typed around the @ or in the
+      // domain, where a name cannot be.
+      if (const auto meant = without_stray_spaces(t, at))
+        throw invalid_input(std::string(field), e.reason() + "; did you mean " + *meant + "?");
+      // "Clinique du Sud accueil@example.fr": a name written before a bare address.
       const auto space = t.find_last_of(" \t", at);
-      if (at == std::string_view::npos || space == std::string_view::npos || t.find('@') != at)
-        throw;
+      if (space == std::string_view::npos || space + 1 == at) throw;
       throw invalid_input(std::string(field), e.reason() +
                                                   "; a name goes before the address, which is then "
                                                   "written between angle brackets: Name <" +

@@ -177,3 +177,18 @@ TEST(Mailbox, ANameBeforeABareAddressIsToldToUseAngleBrackets) {
             std::string::npos);
   EXPECT_EQ(reason_for("accueil@exa mple.test").find("angle brackets"), std::string::npos);
 }
+
+TEST(Mailbox, SpacesTypedAroundTheAtOrInTheDomainAreShownWithoutThem) {
+  for (const char* typed : {"helene @orange.fr", "helene@ orange.fr", "helene @ orange.fr",
+                            "helene@orange .fr", " helene\t@orange.fr"}) {
+    const std::string reason = reason_for(typed, "to");
+    EXPECT_NE(reason.find("did you mean helene@orange.fr?"), std::string::npos) << typed;
+    EXPECT_EQ(reason.find("angle brackets"), std::string::npos) << reason;
+    EXPECT_EQ(reason.find("<@"), std::string::npos) << reason;
+  }
+  // A name of several words before a spaced @ is no typing slip to undo; nothing invalid
+  // is suggested either.
+  EXPECT_EQ(reason_for("Hélène Dupont @orange.fr").find("did you mean"), std::string::npos);
+  EXPECT_EQ(reason_for("Hélène Dupont @orange.fr").find("<@"), std::string::npos);
+  EXPECT_EQ(reason_for("helene @orange..fr").find("did you mean"), std::string::npos);
+}
