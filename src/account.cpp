@@ -1,6 +1,8 @@
 #include <envoi/account.hpp>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,6 +20,12 @@ namespace {
 // error messages end up in logs and support tickets.
 [[noreturn]] void fail(const std::string& where, const std::string& why) {
   throw secret_error(where + " " + why);
+}
+
+// Removes one final LF or CRLF (or CR).
+void drop_final_line_end(std::string& value) {
+  if (!value.empty() && value.back() == '\n') value.pop_back();
+  if (!value.empty() && value.back() == '\r') value.pop_back();
 }
 
 }  // namespace
@@ -86,26 +94,42 @@ std::string secret_ref::read() const {
     case kind::env: {
       // getenv is not synchronised with setenv; the application sets its environment
       // before it starts sending, so reading here is safe in practice.
-      const char* value = std::getenv(source_.c_str());
-      if (value == nullptr)
+      const char* set = std::getenv(source_.c_str());
+      if (set == nullptr)
         fail(describe(), "is not set; set it to the secret before starting the program");
-      if (*value == '\0') fail(describe(), "is empty");
+      // A line end comes with a value read from a file by a service manager or a
+      // script; it is never part of a password.
+      std::string value = set;
+      drop_final_line_end(value);
+      if (value.empty()) fail(describe(), "is empty");
+      if (value.find_first_of("\r\n") != std::string::npos)
+        fail(describe(), "holds more than one line; it must hold the password alone");
       return value;
     }
 
     case kind::file: {
-      std::ifstream in(source_, std::ios::binary);
       std::error_code ec;
-      if (std::filesystem::is_directory(source_, ec))
+      const auto status = std::filesystem::status(source_, ec);
+      if (!std::filesystem::exists(status))
+        fail(describe(), "does not exist; check the file name, or create it with the password");
+      if (std::filesystem::is_directory(status))
         fail(describe(), "is a folder; name the file that holds the password");
-      if (!in) fail(describe(), "cannot be opened");
+      // A pipe or a device would block or never end.
+      if (!std::filesystem::is_regular_file(status))
+        fail(describe(), "is not a regular file; put the password in a file");
+      errno = 0;
+      std::ifstream in(source_, std::ios::binary);
+      if (!in)
+        fail(describe(), errno != 0 ? "cannot be opened (" + std::string(std::strerror(errno)) + ")"
+                                    : std::string("cannot be opened"));
       std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (in.bad()) fail(describe(), "cannot be read");
 
+      // Notepad starts a UTF-8 file with a byte-order mark, which no password holds.
+      if (value.starts_with("\xEF\xBB\xBF")) value.erase(0, 3);
       // Editors add a final line end that is not part of the password; only one is
       // removed so that a password ending in spaces survives.
-      if (!value.empty() && value.back() == '\n') value.pop_back();
-      if (!value.empty() && value.back() == '\r') value.pop_back();
+      drop_final_line_end(value);
       if (value.empty()) fail(describe(), "is empty");
       // A second line is a note or a second secret, never part of a password.
       if (value.find_first_of("\r\n") != std::string::npos)

@@ -112,10 +112,12 @@ class secret_error : public std::system_error {
 class secret_ref {
  public:
   secret_ref() = default;
-  /// The value of environment variable `name`. Throws invalid_input when `name` is not a
-  /// variable name (see is_environment_variable_name), without repeating it.
+  /// The value of environment variable `name`, without a final line end. Throws
+  /// invalid_input when `name` is not a variable name (see is_environment_variable_name),
+  /// without repeating it.
   static secret_ref from_env(std::string name);
-  /// The contents of a file, without its final line end.
+  /// The contents of a regular file, without a leading UTF-8 byte-order mark and without
+  /// its final line end.
   static secret_ref from_file(std::filesystem::path path);
   /// What `fetch` returns each time the secret is needed (the application's own vault or
   /// keyring, say). `name` says where it comes from in errors ("the clinic's keyring");
@@ -126,7 +128,7 @@ class secret_ref {
   bool empty() const noexcept { return kind_ == kind::none; }
 
   /// Reads the secret. Throws secret_error, naming the variable or file but never the
-  /// value, when it cannot be read or is empty.
+  /// value, when it cannot be read (saying why), is empty, or holds more than one line.
   std::string read() const;
 
   /// "environment variable SMTP_PASSWORD" or "file /etc/envoi/pw": where, never what.

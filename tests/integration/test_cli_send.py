@@ -256,6 +256,35 @@ def configured_greeting_limit(config_dir, body):
           f"greeting = 2: exit {r.returncode} after {elapsed:.0f} s: {r.stderr.decode()}")
 
 
+def settings_that_do_not_fit(config_dir, settings, body):
+    """Exit 2, a configuration error, with what to change, when the security chosen does not
+    fit the port: STARTTLS asked of the test Postfix's plain port, which offers none, and a
+    login with security "none" on its submission port, which lists logins only after
+    STARTTLS. Nothing is delivered."""
+    passwords = {"ENVOI_SUD_PASSWORD": settings["ENVOI_TEST_PASSWORD"]}
+    cases = (("plain port with starttls", settings["ENVOI_TEST_PLAIN_PORT"], "starttls",
+              "does not offer STARTTLS"),
+             ("submission port with none", settings["ENVOI_TEST_SUBMISSION_PORT"], "none",
+              "set the account's security to starttls"))
+    for what, port, security, says in cases:
+        config = config_dir / f"fit-{security}.toml"
+        config.write_text(f"""[sites.sud]
+from = "{settings['ENVOI_TEST_USER']}"
+[sites.sud.smtp]
+host = "{settings['ENVOI_TEST_HOST']}"
+port = {port}
+security = "{security}"
+password_env = "ENVOI_SUD_PASSWORD"
+ca_file = "{settings['ENVOI_TEST_CA']}"
+""")
+        r = envoi("send", "--config", str(config), "--to", "helene@example.test", "--subject",
+                  "x", "--text", "-", stdin=body, env_extra=passwords)
+        err = r.stderr.decode()
+        check(r.returncode == 2, f"{what}: exit {r.returncode}: {err}")
+        check(says in err, f"{what}: does not say {says!r}: {err}")
+        check(settings["ENVOI_TEST_PASSWORD"] not in err, f"{what}: the password shown: {err}")
+
+
 def main():
     settings = server_settings()
     config = write_config(settings)
@@ -286,7 +315,7 @@ def main():
                            "site's name, as no user is named",
                            "warning: the password cannot be read: environment variable "
                            "ENVOI_SUD_PASSWORD is not set; set it to the secret before starting "
-                           "the program",
+                           f"the program (password_env in {config})",
                            "MAIL FROM:<clinic@example.test>"], f"envelope {envelope}")
     for rcpt in ("helene@example.test", "archive@example.test", "verification-sud@example.test"):
         check(f"RCPT TO:<{rcpt}>" in envelope, f"{rcpt} not in the envelope {envelope}")
@@ -450,6 +479,7 @@ def main():
     refusals_for_now(config.parent, body)
     outcomes_named(config.parent, body)
     configured_greeting_limit(config.parent, body)
+    settings_that_do_not_fit(config.parent, settings, body)
     check_silent_send(*silent)
 
     for f in failures:

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <envoi/error.hpp>
@@ -124,6 +125,35 @@ TEST_F(SecretFile, ReadsAFileWithoutItsFinalLineEnd) {
   EXPECT_EQ(envoi::secret_ref::from_file(path_).read(), secret);
   write(secret);
   EXPECT_EQ(envoi::secret_ref::from_file(path_).read(), secret);
+}
+
+TEST_F(SecretFile, DropsTheByteOrderMarkNotepadWrites) {
+  write("\xEF\xBB\xBF" + secret + "\r\n");
+  EXPECT_EQ(envoi::secret_ref::from_file(path_).read(), secret);
+}
+
+TEST_F(SecretFile, SaysAMissingFileDoesNotExistAndAPipeIsNoFile) {
+  auto e = read_failure(envoi::secret_ref::from_file(path_));
+  EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+  // Reading a pipe would wait for a writer for ever.
+  ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+  e = read_failure(envoi::secret_ref::from_file(path_));
+  EXPECT_NE(std::string(e.what()).find("is not a regular file"), std::string::npos) << e.what();
+  fs::remove(path_);
+  e = read_failure(envoi::secret_ref::from_file("/dev/null"));
+  EXPECT_NE(std::string(e.what()).find("is not a regular file"), std::string::npos) << e.what();
+}
+
+TEST(SecretRef, ReadsAVariableWithoutAFinalLineEnd) {
+  for (const char* value : {"s3cret:pw\n", "s3cret:pw\r\n"}) {
+    ::setenv("ENVOI_TEST_SECRET_LINE", value, 1);
+    EXPECT_EQ(envoi::secret_ref::from_env("ENVOI_TEST_SECRET_LINE").read(), "s3cret:pw");
+  }
+  ::setenv("ENVOI_TEST_SECRET_LINE", "s3cret:pw\nautre\n", 1);
+  const auto e = read_failure(envoi::secret_ref::from_env("ENVOI_TEST_SECRET_LINE"));
+  EXPECT_NE(std::string(e.what()).find("more than one line"), std::string::npos) << e.what();
+  EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos) << e.what();
+  ::unsetenv("ENVOI_TEST_SECRET_LINE");
 }
 
 TEST_F(SecretFile, KeepsSpacesThatArePartOfThePassword) {

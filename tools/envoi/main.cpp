@@ -11,8 +11,9 @@
 //
 // Exit status of send: 0 every recipient accepted; 1 a recipient or the message refused
 // for good (5xx), or refused for now while others got it (stderr names whom to send it to
-// again); 2 usage or configuration error, an unreadable password, or a login with security
-// "none" for a server on another machine, or a server that is not SMTP; 3 a failure that
+// again); 2 usage or configuration error, an unreadable password, a login with security
+// "none" for a server on another machine, a server that is not SMTP, or one that offers
+// no STARTTLS or no login the account can use; 3 a failure that
 // may pass (connection, TLS, time-out, 4xx): nobody got the message, try again later; 4 the
 // whole message went out but the server's verdict never came: it may have been delivered,
 // so it is not to be sent again before checking.
@@ -224,8 +225,9 @@ int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipien
   return status;
 }
 
-// Why the account's password cannot be read, or "" when it can or none is needed.
-std::string password_problem(const envoi::account& a) {
+// Why the account's password cannot be read, or "" when it can or none is needed; the
+// key that names it in `config` is given too.
+std::string password_problem(const envoi::account& a, const std::string& config) {
   if (a.login.empty() || a.token_provider || a.auth == envoi::auth_method::xoauth2 ||
       a.auth == envoi::auth_method::oauthbearer)
     return {};
@@ -233,7 +235,8 @@ std::string password_problem(const envoi::account& a) {
     (void)a.password.read();
     return {};
   } catch (const envoi::secret_error& e) {
-    return "the password cannot be read: " + e.reason();
+    const char* key = a.password.file().empty() ? "password_env" : "password_file";
+    return "the password cannot be read: " + e.reason() + " (" + key + " in " + config + ")";
   }
 }
 
@@ -251,7 +254,7 @@ int send(const send_options& o) {
 
   // The password is read before connecting, so that a missing one is not hidden behind a
   // network error; a dry run only warns, since it sends nothing.
-  const std::string unreadable = password_problem(account);
+  const std::string unreadable = password_problem(account, o.config.string());
   if (!unreadable.empty() && !o.dry_run) {
     std::cerr << "envoi: not sent: " << unreadable << '\n';
     return exit_usage;
@@ -317,10 +320,12 @@ int send(const send_options& o) {
     // let expire is renewed, and the error says what to set when it is ours to change.
     int status = e.is_transient() || e.code() == envoi::errc::certificate_untrusted ? exit_transient
                                                                                     : exit_refused;
-    // Only the configuration can fix these: the password's source, a file, or a login
-    // with security "none" for a server on another machine.
+    // Only the configuration can fix these: the password's source, a file, a login with
+    // security "none" for a server on another machine, a port whose server offers no
+    // STARTTLS, or a login where the server (or the security chosen) offers none.
     if (e.code() == envoi::errc::secret_unavailable || e.code() == envoi::errc::local_failure ||
-        e.code() == envoi::errc::plaintext_auth_refused)
+        e.code() == envoi::errc::plaintext_auth_refused ||
+        e.code() == envoi::errc::starttls_not_offered || e.code() == envoi::errc::auth_not_offered)
       status = exit_usage;
     // A server that answers in something other than SMTP: the host or the port is wrong.
     if (e.code() == envoi::errc::protocol_error && e.report().failed_step == envoi::step::greeting)
@@ -469,8 +474,9 @@ int main(int argc, char** argv) {
   cmd->footer(
       "Exit status: 0 every recipient accepted; 1 refused for good (5xx), or refused for now "
       "while other recipients got it; 2 usage or configuration error (an unreadable "
-      "password, a login with security \"none\" for another machine, or a server that is not "
-      "SMTP, too); 3 nobody got it and it may pass (connection, TLS, time-out, 4xx): try again "
+      "password, a login with security \"none\" for another machine, a server that is not "
+      "SMTP, or one offering no STARTTLS or no login the account can use, too); 3 nobody got it "
+      "and it may pass (connection, TLS, time-out, 4xx): try again "
       "later; 4 the whole message went out but the server's verdict never came: it may have "
       "been delivered, so check before sending it again.");
   cmd->add_option("--config", o.config, "configuration file (default envoi.toml)");
