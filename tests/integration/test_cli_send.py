@@ -352,6 +352,16 @@ def main():
     r = envoi(*base, "--to", "helene@example.test", "--atach", "ordonnance.pdf", stdin=body)
     check(r.returncode == 2 and b"envoi send: unknown option --atach (see envoi send --help)"
           in r.stderr, f"misspelt option: exit {r.returncode}: {r.stderr.decode()}")
+    # An unknown option is named even when a required one is missing with it.
+    r = envoi("send", "--config", str(config), "--to", "helene@example.test", "--subject", "x",
+              "--body", "lettre.txt")
+    check(r.returncode == 2 and b"unknown option --body" in r.stderr,
+          f"--body for --text: exit {r.returncode}: {r.stderr.decode()}")
+    # The text itself where its file belongs.
+    r = envoi("send", "--config", str(config), "--site", "sud", "--to", "helene@example.test",
+              "--subject", "x", "--text", "Bonjour, voici le rappel")
+    check(r.returncode == 2 and b"--text takes the name of a file holding the text, or -"
+          in r.stderr, f"text given to --text: exit {r.returncode}: {r.stderr.decode()}")
     r = envoi("sned", "--to", "helene@example.test")
     check(r.returncode == 2 and b'unknown command "sned"; the commands are send and preset'
           in r.stderr, f"misspelt command: exit {r.returncode}: {r.stderr.decode()}")

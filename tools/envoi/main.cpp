@@ -68,8 +68,14 @@ std::string file_problem(const std::string& path) {
 // A file's bytes, or standard input's for "-".
 std::string read_input(const std::string& path, const std::string& option) {
   if (path == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
-  if (auto problem = file_problem(path); !problem.empty())
+  if (auto problem = file_problem(path); !problem.empty()) {
+    // "--text 'Bonjour, voici…'": the text itself where its file's name belongs.
+    std::error_code ec;
+    if (path.find_first_of(" \t\n") != std::string::npos && !std::filesystem::exists(path, ec))
+      problem += "; " + option + " takes the name of a file holding the text, or - to read it " +
+                 "from standard input (echo TEXT | envoi send ... " + option + " -)";
     throw envoi::invalid_input(option, problem);
+  }
   std::ifstream in(path, std::ios::binary);
   std::string bytes{std::istreambuf_iterator<char>(in), {}};
   if (in.bad()) throw envoi::invalid_input(option, "\"" + path + "\" cannot be read");
@@ -271,7 +277,8 @@ int send(const send_options& o) {
                 << file.string() << ")\n";
   }
 
-  // A dry run shows the exact message on stdout and the envelope on stderr.
+  // A dry run shows the message on stdout, as it goes to a server without 8BITMIME (a
+  // server offering it gets 8-bit text parts), and the envelope on stderr.
   if (o.dry_run) {
     std::cerr << "MAIL FROM:<" << env.mail_from << ">\n";
     for (const auto& r : env.recipients) std::cerr << "RCPT TO:<" << r << ">\n";
@@ -491,7 +498,9 @@ int main(int argc, char** argv) {
   cmd->add_option("--text", o.text, "the text body: a UTF-8 file, or - for stdin")->required();
   cmd->add_option("--html", o.html, "an HTML body, a UTF-8 file");
   cmd->add_option("--attach", o.attach, "a file to attach");
-  cmd->add_flag("--dry-run", o.dry_run, "print the message instead of sending it");
+  cmd->add_flag("--dry-run", o.dry_run,
+                "print the message instead of sending it (text parts in quoted-printable, as "
+                "for a server without 8BITMIME)");
   cmd->add_flag("--transcript", o.transcript, "show the SMTP dialogue on stderr");
   cmd->add_option("--log", o.log, "write the library's events at this level and above to stderr")
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}, CLI::ignore_case));
@@ -523,8 +532,9 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ExtrasError& e) {
-    // CLI11 lists every word it could not place; a misspelt option is the one to name.
+  } catch (const CLI::ParseError& e) {
+    // CLI11 lists every word it could not place; a misspelt option is the one to name,
+    // also before "--text is required" when it was meant to be --text (--body, say).
     for (const auto* command : {cmd, preset_cmd}) {
       for (const auto& word : command->remaining()) {
         if (word.size() > 1 && word.front() == '-') {
@@ -535,9 +545,6 @@ int main(int argc, char** argv) {
       }
     }
     return app.exit(e) == 0 ? exit_ok : exit_usage;
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? exit_ok : exit_usage;
   }
   try {
     p.relay_given = preset_cmd->count("--relay") > 0;
