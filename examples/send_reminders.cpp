@@ -38,7 +38,7 @@ int main(int argc, char** argv) try {
   std::map<std::string, envoi::smtp::client, std::less<>> clients;
   // A site whose account failed (login, TLS, connection) is not tried again for each row.
   std::map<std::string, std::string, std::less<>> failed_sites;
-  int accepted = 0, refused = 0, invalid = 0, setup = 0;
+  int accepted = 0, refused = 0, invalid = 0, unknown = 0, setup = 0;
   for (auto row : rows) {
     // A bad row, or one naming a site the config lacks, never reaches a server.
     if (auto* a = std::get_if<rem::appointment>(&row); a && !config.sites.contains(a->site))
@@ -62,7 +62,7 @@ int main(int argc, char** argv) try {
     // The verification copy goes in the envelope only, so the client never sees it.
     const auto msg = rem::make_reminder(appt, site, attachments);
     auto envelope = msg.make_envelope();
-    if (const auto& copy = site.account.bcc_copy) envelope.recipients.push_back(*copy);
+    if (const auto& copy = site.account.bcc_copy) envelope.add_recipient(*copy);
 
     // Send; what counts is the reply to the client's own address, not to the copy's.
     std::cout << "line " << appt.line << ": ";
@@ -81,6 +81,14 @@ int main(int argc, char** argv) try {
       }
     } catch (const envoi::smtp::send_error& e) {
       // The error names the step that failed, the server's reply and what it means.
+      if (e.report().outcome_unknown) {
+        // The whole message went out and no verdict came: sending it again on the next
+        // run could give the client a second copy.
+        std::cout << "may have been sent to " << appt.client.address()
+                  << " (check before sending it again): " << e.what() << '\n';
+        ++unknown;
+        continue;
+      }
       std::cout << "not sent " << appt.client.address() << ": " << e.what() << '\n';
       ++refused;
       if (e.step() < envoi::step::mail)  // the account itself failed: stop using it
@@ -92,8 +100,10 @@ int main(int argc, char** argv) try {
 
   // Say goodbye to each server, then sum up; any row not accepted makes the status 1.
   for (auto& [id, client] : clients) client.quit();
-  std::cout << accepted << " accepted, " << refused << " refused, " << invalid << " invalid\n";
-  return setup ? 2 : refused + invalid == 0 ? 0 : 1;
+  std::cout << accepted << " accepted, " << refused << " refused, " << invalid << " invalid";
+  if (unknown > 0) std::cout << ", " << unknown << " with no verdict (do not send them again)";
+  std::cout << '\n';
+  return setup ? 2 : refused + invalid + unknown == 0 ? 0 : 1;
 } catch (const std::exception& e) {
   std::cerr << "send_reminders: " << e.what() << '\n';
   return 2;

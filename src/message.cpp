@@ -680,14 +680,23 @@ envelope message::make_envelope() const {
   require_sender_and_recipient(from_.has_value(), !to_.empty() || !cc_.empty() || !bcc_.empty());
   envelope e;
   e.mail_from = from_->address();
-  for (const auto* list : {&to_, &cc_, &bcc_}) {
-    for (const mailbox& m : *list) {
-      // The same address twice would only deliver the same copy twice.
-      if (std::find(e.recipients.begin(), e.recipients.end(), m.address()) == e.recipients.end())
-        e.recipients.push_back(m.address());
-    }
-  }
+  // The same address twice would only deliver the same copy twice.
+  for (const auto* list : {&to_, &cc_, &bcc_})
+    for (const mailbox& m : *list) e.add_recipient(m.address());
   return e;
+}
+
+bool envelope::add_recipient(std::string_view address) {
+  const auto same = [address](std::string_view other) {
+    const auto at = address.rfind('@');
+    const auto other_at = other.rfind('@');
+    if (at != other_at || address.substr(0, at) != other.substr(0, at)) return false;
+    if (at == std::string_view::npos) return true;
+    return mime::ascii_lower(address.substr(at)) == mime::ascii_lower(other.substr(at));
+  };
+  if (std::any_of(recipients.begin(), recipients.end(), same)) return false;
+  recipients.emplace_back(address);
+  return true;
 }
 
 rendered_message message::render_stream(const render_options& requested) const& {

@@ -118,6 +118,12 @@ struct envelope {
   /// end have none.
   std::vector<recipient_dsn> dsn;
 
+  /// Adds `address` to the recipients unless it is one already (the domain compared
+  /// without regard to case, the part before the @ exactly, as RFC 5321 2.4 allows a
+  /// server to tell those apart); true when it was added. A verification copy to an
+  /// address that is also a recipient would otherwise go out twice.
+  bool add_recipient(std::string_view address);
+
   /// True when any DSN parameter is asked for.
   bool wants_dsn() const noexcept {
     if (ret != dsn_return::unset || !envid.empty()) return true;

@@ -320,6 +320,13 @@ def main():
     for rcpt in ("helene@example.test", "archive@example.test", "verification-sud@example.test"):
         check(f"RCPT TO:<{rcpt}>" in envelope, f"{rcpt} not in the envelope {envelope}")
 
+    # The verification copy goes once, also when it is named with --bcc as well.
+    r = envoi(*base, "--to", "helene@example.test", "--bcc", "verification-sud@Example.Test",
+              "--dry-run", stdin=body)
+    rcpts = [l for l in r.stderr.decode().splitlines() if l.startswith("RCPT TO:")]
+    check(rcpts == ["RCPT TO:<helene@example.test>", "RCPT TO:<verification-sud@Example.Test>"],
+          f"verification copy also in --bcc: {rcpts}")
+
     # Real sends and their exit statuses.
     r = envoi(*base, "--to", "helene@example.test", stdin=body, env_extra=passwords)
     check(r.returncode == 0, f"accepted: exit {r.returncode}: {r.stderr.decode()}")

@@ -1081,3 +1081,19 @@ TEST_F(RenderedMessage, PythonReadsBackAnAppointmentInvitation) {
                                                         text_json("text/calendar", ics, cte)}));
   }
 }
+
+TEST(Envelope, HoldsEachRecipientOnceWhateverTheDomainsCase) {
+  message m;
+  m.from(mailbox::parse("accueil@example.test"));
+  m.add_to(mailbox::parse("helene@example.test"));
+  m.add_cc(mailbox::parse("Hélène <helene@EXAMPLE.test>"));
+  m.add_bcc(mailbox::parse("verification@example.test"));
+  auto e = m.make_envelope();
+  EXPECT_EQ(e.recipients,
+            (std::vector<std::string>{"helene@example.test", "verification@example.test"}));
+  // A site's verification copy that is already a recipient is not added again.
+  EXPECT_FALSE(e.add_recipient("verification@Example.Test"));
+  // The part before the @ may differ by case alone at some servers: kept apart.
+  EXPECT_TRUE(e.add_recipient("Helene@example.test"));
+  EXPECT_EQ(e.recipients.size(), 3u);
+}

@@ -255,8 +255,8 @@ int send(const send_options& o) {
   for (const auto& w : warnings) std::cerr << "warning: " << w.text << " [" << w.code << "]\n";
   const auto m = build_message(o, account);
   auto env = m.make_envelope();
-  // The site's verification copy goes in the envelope only.
-  if (account.bcc_copy) env.recipients.push_back(*account.bcc_copy);
+  // The site's verification copy goes in the envelope only, once.
+  if (account.bcc_copy) env.add_recipient(*account.bcc_copy);
 
   // The password is read before connecting, so that a missing one is not hidden behind a
   // network error; a dry run only warns, since it sends nothing.
