@@ -504,7 +504,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         std::tie(ec, n) = co_await asio::async_read_until(*socket_, buffer, '\n', use_tuple);
       if (ec) disarm();
       if (ec == asio::error::not_found)
-        fail(errc::protocol_error, s, {}, "reply line longer than 64 KiB");
+        fail(errc::protocol_error, s, {}, "reply line longer than 64 KiB" + greeting_hint(s));
       if (ec) io_failed(s, ec);
       if (take_reply_line(n, s)) break;
     }
@@ -529,7 +529,21 @@ struct client::impl : std::enable_shared_from_this<impl> {
                      " is not a mail server; check the host and port"
                : std::string("not an SMTP reply line"));
     }
+    if (status == detail::reply_parser::status::too_long) {
+      disarm();
+      fail(errc::protocol_error, s, {},
+           "reply longer than " + std::to_string(detail::reply_parser::max_lines) + " lines or " +
+               std::to_string(detail::reply_parser::max_octets / 1024) + " KiB" + greeting_hint(s));
+    }
     return status == detail::reply_parser::status::done;
+  }
+
+  // What a reply that cannot be read says at the greeting: the peer may be something
+  // other than a mail server.
+  std::string greeting_hint(envoi::step s) const {
+    if (s != envoi::step::greeting) return {};
+    return ": " + acct_.host + " port " + std::to_string(acct_.port) +
+           " may not be a mail server; check the host and port";
   }
 
   smtp::reply finish_reply(envoi::step s) {

@@ -46,7 +46,10 @@ reply_parser::status reply_parser::feed(std::string_view line) {
   const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
   if (code < 200 || code > 599) return status::bad;
   if (reply_.code != 0 && reply_.code != code) return status::bad;
+  if (reply_.lines.size() == max_lines || line.size() > max_octets - octets_)
+    return status::too_long;
   reply_.code = code;
+  octets_ += line.size();
 
   std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view{};
   if (enhanced_) {
@@ -60,6 +63,7 @@ reply_parser::status reply_parser::feed(std::string_view line) {
 }
 
 smtp::reply reply_parser::take() {
+  octets_ = 0;
   return std::exchange(reply_, {});
 }
 

@@ -16,14 +16,24 @@ namespace envoi::smtp::detail {
 /// Builds a reply from its lines (RFC 5321 4.2), one line at a time.
 class reply_parser {
  public:
-  enum class status { more, done, bad };
+  enum class status { more, done, bad, too_long };
+
+  /// The most lines, and octets of line text (line ends not counted), that one reply may
+  /// have. Real replies are far smaller: an EHLO reply from Postfix, Exchange or Gmail has
+  /// 8 to 20 lines, a greeting with a banner a few dozen, and RFC 5321 4.5.3.1.5 sets a
+  /// line at 512 octets. These figures leave ten times that, and 64 KiB is also the
+  /// longest line the client reads; a peer sending continuation lines without end is
+  /// stopped after them, instead of holding memory that grows until the step's time-out.
+  static constexpr std::size_t max_lines = 256;
+  static constexpr std::size_t max_octets = 64 * 1024;
 
   /// Whether a leading "x.y.z" is an enhanced status code: only once the server has
   /// advertised ENHANCEDSTATUSCODES (RFC 2034), or a real first word would be eaten.
   void expect_enhanced_codes(bool on) noexcept { enhanced_ = on; }
 
   /// Feeds one line without its line end. `done` when it was the reply's last line;
-  /// `bad` when the line is not a reply line or its code differs from the first line's.
+  /// `bad` when the line is not a reply line or its code differs from the first line's;
+  /// `too_long` when the reply would pass max_lines or max_octets with it.
   status feed(std::string_view line);
 
   /// The finished reply; the parser is then ready for the next one.
@@ -32,6 +42,7 @@ class reply_parser {
  private:
   bool enhanced_ = false;
   smtp::reply reply_;
+  std::size_t octets_ = 0;
 };
 
 /// What a server's EHLO reply advertised.

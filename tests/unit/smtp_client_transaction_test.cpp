@@ -530,6 +530,63 @@ TEST(SmtpReplies, SaysAServerAnsweringInAnotherProtocolIsNotAMailServer) {
       << e.what();
 }
 
+// Sends `line` again and again until the client leaves (or 100,000 times).
+void send_without_end(peer_connection& c, const std::string& line) {
+  std::string batch;
+  for (int i = 0; i < 100; ++i) batch += line;
+  for (int i = 0; i < 1000; ++i) {
+    c.send(batch);
+    if (c.client_closed(1ms)) return;
+  }
+}
+
+// A reply of continuation lines without end is given up on once it passes the reply
+// limit (256 lines or 64 KiB), at once rather than at the step's time limit, as is a line
+// without end; at the greeting, the error says the port may not be a mail server.
+TEST(SmtpReplies, GivesUpOnAGreetingThatNeverEnds) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"220-hello\r\n", "reply longer than 256 lines or 64 KiB"},
+      {"220-" + std::string(1000, 'x') + "\r\n", "reply longer than 256 lines or 64 KiB"},
+      {"220 " + std::string(1000, 'x'), "reply line longer than 64 KiB"}};
+  for (const auto& [line, what] : cases) {
+    SCOPED_TRACE(what + ", lines of " + std::to_string(line.size()));
+    scripted_peer peer([&](peer_connection& c) { send_without_end(c, line); });
+    auto a = test::loopback_account(peer.port());
+    a.step_timeout = 20s;
+    client c(a);
+    const auto started = std::chrono::steady_clock::now();
+    const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                           errc::protocol_error, step::greeting);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_TRUE(e.is_transient());
+    EXPECT_FALSE(e.report().outcome_unknown);
+    EXPECT_EQ(e.report().detail, what + ": 127.0.0.1 port " + std::to_string(peer.port()) +
+                                     " may not be a mail server; check the host and port");
+    peer.wait();
+    EXPECT_EQ(peer.received(), "") << "the client spoke to a peer that never finished greeting";
+  }
+}
+
+TEST(SmtpReplies, GivesUpOnAnEhloReplyThatNeverEnds) {
+  scripted_peer peer([](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.read_line();
+    c.send("250-peer.example.test\r\n");
+    send_without_end(c, "250-PIPELINING\r\n");
+  });
+  auto a = test::loopback_account(peer.port());
+  a.step_timeout = 20s;
+  client c(a);
+  const auto started = std::chrono::steady_clock::now();
+  const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                         errc::protocol_error, step::ehlo);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_TRUE(e.is_transient());
+  EXPECT_EQ(e.report().detail, "reply longer than 256 lines or 64 KiB");
+  peer.wait();
+  EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
+}
+
 // F39 (c): each RCPT answered slowly but within its own limit: the overall limit ends it.
 TEST(SmtpTimeouts, EndsASlowSessionAtTheOverallLimit_F39) {
   fake_server server;

@@ -61,6 +61,31 @@ TEST(ReplyParser, RefusesLinesThatAreNotReplies) {
   EXPECT_EQ(p.feed("550 other code"), reply_parser::status::bad);
 }
 
+TEST(ReplyParser, TakesUpToMaxLinesAndRefusesOneMore) {
+  reply_parser p;
+  for (std::size_t i = 1; i < reply_parser::max_lines; ++i)
+    ASSERT_EQ(p.feed("250-line " + std::to_string(i)), reply_parser::status::more) << i;
+  EXPECT_EQ(p.feed("250 last"), reply_parser::status::done);
+  EXPECT_EQ(p.take().lines.size(), reply_parser::max_lines);
+
+  for (std::size_t i = 0; i < reply_parser::max_lines; ++i)
+    ASSERT_EQ(p.feed("220-hello"), reply_parser::status::more) << i;
+  EXPECT_EQ(p.feed("220 hello"), reply_parser::status::too_long);
+}
+
+TEST(ReplyParser, TakesUpToMaxOctetsAndRefusesOneMore) {
+  // Lines of 1 KiB with their code: 64 of them make 64 KiB.
+  const std::string line = "250-" + std::string(1020, 'x');
+  reply_parser p;
+  for (std::size_t i = 0; i < reply_parser::max_octets / 1024; ++i)
+    ASSERT_EQ(p.feed(line), reply_parser::status::more) << i;
+  EXPECT_EQ(p.feed("250 x"), reply_parser::status::too_long);
+  // The count starts over with the next reply.
+  p.take();
+  EXPECT_EQ(p.feed(line), reply_parser::status::more);
+  EXPECT_EQ(p.feed("250 " + std::string(1020, 'x')), reply_parser::status::done);
+}
+
 TEST(Ehlo, ReadsCapabilitiesIncludingTheLegacyAuthForm) {
   const auto caps = parse_ehlo(
       parse_all({"250-mx.example.test", "250-PIPELINING", "250-SIZE 10240000",
