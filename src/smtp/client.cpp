@@ -68,8 +68,30 @@ struct session_failure {
   throw session_failure{code, s, std::move(r), std::move(detail)};
 }
 
+// Whether a reply says that the command was done (2yz): a 354 to MAIL is no such reply.
+bool completed(const smtp::reply& r) {
+  return r.code >= 200 && r.code < 300;
+}
+
+// RFC 5321 4.2.1: a reply either does what was asked or refuses it, for now (4yz) or for
+// good (5yz). Any other reply (a 250 to DATA, a 354 to MAIL) answers some other command:
+// the server and the client no longer agree on which reply is whose, so nothing the
+// server says after it can be trusted. That is a protocol error, not a refusal: fail()
+// closes the connection, and the error is transient, since a server that does not follow
+// SMTP says nothing about the message. `what` is "answered DATA", say; `expected` the
+// reply it should have had.
+void require_refusal(envoi::step s, const smtp::reply& r, std::string_view what,
+                     std::string_view expected) {
+  if (r.transient() || r.permanent()) return;
+  fail(errc::protocol_error, s, r,
+       "the server " + std::string(what) + " with " + std::to_string(r.code) + " where " +
+           std::string(expected) + " was expected: it does not follow SMTP");
+}
+
 // A refusal from the server: 421 and other 4xx replies may succeed later, 5xx will not.
-[[noreturn]] void refused(envoi::step s, smtp::reply r) {
+[[noreturn]] void refused(envoi::step s, smtp::reply r, std::string_view what,
+                          std::string_view expected) {
+  require_refusal(s, r, what, expected);
   fail(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r));
 }
 
@@ -79,7 +101,9 @@ struct session_failure {
   throw session_failure{code, s, std::move(r), std::move(detail), true};
 }
 
-[[noreturn]] void refused_clean(envoi::step s, smtp::reply r, std::string detail = {}) {
+[[noreturn]] void refused_clean(envoi::step s, smtp::reply r, std::string_view what,
+                                std::string_view expected, std::string detail = {}) {
+  require_refusal(s, r, what, expected);
   fail_clean(r.transient() ? errc::server_transient : errc::server_permanent, s, std::move(r),
              std::move(detail));
 }
@@ -283,6 +307,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
   std::chrono::steady_clock::time_point timer_expiry_;
   bool timed_out_ = false;
   bool quitting_ = false;
+  // The step of the last reply read.
+  envoi::step replied_ = envoi::step::none;
   transcript_sink transcript_;
   envoi::log_sink log_;
   // Set while the message itself is written: the transcript shows only its size.
@@ -548,6 +574,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   smtp::reply finish_reply(envoi::step s) {
     auto r = parser_.take();
+    replied_ = s;
     // RFC 5321 3.8: 421 means the server is closing the channel; nothing more may be sent.
     if (r.code == 421) {
       close();
@@ -562,8 +589,43 @@ struct client::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<smtp::reply> command(std::string line, envoi::step s,
                                        std::string_view shown = {}) {
     line += "\r\n";
+    if (!quitting_) co_await expect_no_reply_pending(s);
     co_await write(line, s, shown);
     co_return co_await read_reply(s);
+  }
+
+  // RFC 5321 4.2: a server replies once to each command. Octets already waiting when
+  // the command of step `next` is about to go out (not pipelined behind others) answer
+  // none of them: an extra reply after EHLO, say, would be read as the answer to the next
+  // command, and every reply after it shifted by one. That is a protocol error of the
+  // exchange it followed. A 421 is the server closing the connection, which it may do at
+  // any time (RFC 5321 3.8), as after an idle time-out: the connection is closed before
+  // `next`, which a kept connection's first MAIL tries again on a new one.
+  asio::awaitable<void> expect_no_reply_pending(envoi::step next) {
+    if (!reply_pending()) co_return;
+    const envoi::step after = replied_;
+    smtp::reply r;
+    try {
+      r = co_await read_reply(next);
+    } catch (session_failure& f) {
+      if (f.reply.code == 421) {
+        f.code = errc::connection_closed;
+        f.detail = "the server closed the connection before the command was sent";
+      }
+      throw;
+    }
+    fail(errc::protocol_error, after, std::move(r),
+         "the server sent one reply more than it was asked for: it does not follow SMTP");
+  }
+
+  // Whether the server sent octets that no read has taken yet. Over TLS only those
+  // already decrypted count: the socket may hold a record that carries no SMTP (a TLS 1.3
+  // session ticket, say).
+  bool reply_pending() {
+    if (!input_.empty()) return true;
+    if (tls_active_) return SSL_pending(tls_stream_->native_handle()) > 0;
+    error_code ec;
+    return socket_ && socket_->available(ec) > 0 && !ec;
   }
 
   // Kept only once complete, so that a CA file that could not be read is tried again on
@@ -703,11 +765,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
       // Only servers that do not know EHLO get HELO (RFC 5321 4.1.4): no extensions.
       const std::string helo_line = "HELO " + name;
       r = co_await command(helo_line, envoi::step::ehlo);
-      if (!r.positive()) refused(envoi::step::ehlo, std::move(r));
+      if (!completed(r)) refused(envoi::step::ehlo, std::move(r), "answered HELO", "250");
       caps_ = {};
       co_return;
     }
-    if (!r.positive()) refused(envoi::step::ehlo, std::move(r));
+    if (!completed(r)) refused(envoi::step::ehlo, std::move(r), "answered EHLO", "250");
     caps_ = detail::parse_ehlo(r);
   }
 
@@ -795,7 +857,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
                          "465), set security to tls";
       throw;
     }
-    if (r.code != 220) refused(envoi::step::greeting, std::move(r));
+    if (r.code != 220) refused(envoi::step::greeting, std::move(r), "greeted", "220");
   }
 
   std::string ehlo_name() const {
@@ -816,6 +878,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
     auto r = co_await command("STARTTLS", envoi::step::starttls);
     if (r.code != 220) {
+      require_refusal(envoi::step::starttls, r, "answered STARTTLS", "220");
       co_await say_goodbye();
       fail(errc::starttls_refused, envoi::step::starttls, std::move(r));
     }
@@ -957,6 +1020,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
       co_return;
     }
 
+    // A 250 or a 334 past the last round answers no AUTH: the exchange is out of step.
+    require_refusal(envoi::step::auth, r, "answered AUTH", "235");
+
     // The OAuth mechanisms' JSON error says why (expired, wrong scope); it holds no token.
     std::string detail;
     if (!ex->server_error().empty()) detail = "the server said: " + ex->server_error() + "; ";
@@ -1053,8 +1119,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   // Ends a transaction that will not deliver (RFC 5321 4.1.1.5), so that the next MAIL
-  // on this connection starts clean.
-  asio::awaitable<void> reset(envoi::step s) { co_await command("RSET", s); }
+  // on this connection starts clean. A server that does not take the RSET may still hold
+  // the transaction: the connection is then not used again, so that the next message
+  // does not join it.
+  asio::awaitable<void> reset(envoi::step s) {
+    const auto r = co_await command("RSET", s);
+    if (!completed(r)) close();
+  }
 
   // One MAIL transaction for the recipients `batch` (indices into the envelope). Those
   // the server had no room for (452 4.5.3) go to `deferred` for a later transaction.
@@ -1078,18 +1149,37 @@ struct client::impl : std::enable_shared_from_this<impl> {
       std::string group = mail;
       for (const auto i : batch) group += rcpt_command(env, i);
       group += "DATA\r\n";
-      if (!sent_ahead) co_await write(group, envoi::step::mail);
+      // Each reply is judged as it comes: one out of step ends the session before a byte
+      // of the message goes out.
+      if (!sent_ahead) {
+        co_await expect_no_reply_pending(envoi::step::mail);
+        co_await write(group, envoi::step::mail);
+      }
       mail_reply = co_await read_reply(envoi::step::mail);
-      for (const auto i : batch) record(i, co_await read_reply(envoi::step::rcpt));
+      if (!completed(mail_reply))
+        require_refusal(envoi::step::mail, mail_reply, "answered MAIL", "250");
+      for (const auto i : batch) {
+        auto r = co_await read_reply(envoi::step::rcpt);
+        if (!completed(r)) require_refusal(envoi::step::rcpt, r, "answered RCPT", "250");
+        record(i, std::move(r));
+      }
       data_reply = co_await read_reply(envoi::step::data);
+      if (data_reply.code != 354)
+        require_refusal(envoi::step::data, data_reply, "answered DATA", "354");
     } else {
       // RFC 5321 4.3.1: without PIPELINING each command waits for the reply to the last.
+      co_await expect_no_reply_pending(envoi::step::mail);
       co_await write(mail, envoi::step::mail);
       mail_reply = co_await read_reply(envoi::step::mail);
-      for (std::size_t k = 0; mail_reply.positive() && k < batch.size(); ++k) {
+      if (!completed(mail_reply))
+        require_refusal(envoi::step::mail, mail_reply, "answered MAIL", "250");
+      for (std::size_t k = 0; completed(mail_reply) && k < batch.size(); ++k) {
         const std::string rcpt = rcpt_command(env, batch[k]);
+        co_await expect_no_reply_pending(envoi::step::rcpt);
         co_await write(rcpt, envoi::step::rcpt);
-        record(batch[k], co_await read_reply(envoi::step::rcpt));
+        auto r = co_await read_reply(envoi::step::rcpt);
+        if (!completed(r)) require_refusal(envoi::step::rcpt, r, "answered RCPT", "250");
+        record(batch[k], std::move(r));
         // No more RCPT once the server said it has no room: the rest wait their turn.
         if (!deferred.empty()) {
           deferred.insert(deferred.end(), batch.begin() + static_cast<std::ptrdiff_t>(k) + 1,
@@ -1101,15 +1191,16 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     const bool any_accepted = std::any_of(
         batch.begin(), batch.end(), [&](std::size_t i) { return report.recipients[i].accepted(); });
-    if (!mail_reply.positive() || !any_accepted) {
+    if (!completed(mail_reply) || !any_accepted) {
       // RFC 2920 3.1: a DATA that got 354 without a valid recipient is ended at once, with
       // nothing in it; no server delivers a transaction without recipients. Then RSET
       // clears the transaction for the next message (F42).
       if (data_reply.code == 354) co_await command(".", envoi::step::data);
       co_await reset(envoi::step::mail);
-      if (!mail_reply.positive()) {
+      if (!completed(mail_reply)) {
         std::string hint = login_hint(mail_reply);
-        refused_clean(envoi::step::mail, std::move(mail_reply), std::move(hint));
+        refused_clean(envoi::step::mail, std::move(mail_reply), "answered MAIL", "250",
+                      std::move(hint));
       }
       // An earlier transaction of this message delivered it: the send succeeded, and
       // these recipients' refusals are in the report with the others'.
@@ -1130,8 +1221,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     if (!caps_.pipelining) data_reply = co_await command("DATA", envoi::step::data);
     if (data_reply.code != 354) {
+      require_refusal(envoi::step::data, data_reply, "answered DATA", "354");
       co_await reset(envoi::step::data);
-      refused_clean(envoi::step::data, std::move(data_reply));
+      refused_clean(envoi::step::data, std::move(data_reply), "answered DATA", "354");
     }
     co_await finish_data(data, report, deferred.empty());
     for (const auto i : batch)
@@ -1146,11 +1238,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
     co_await write_data(data, ahead);
     try {
       report.final_reply = co_await read_reply(envoi::step::data, data_end_limit());
+      if (!completed(report.final_reply))
+        require_refusal(envoi::step::data, report.final_reply, "answered the end of data", "250");
     } catch (session_failure& f) {
       // RFC 5321 4.2.5: the server may commit the message as soon as it has its end, so
-      // a reply lost then (time-out, dropped connection, cancellation) or garbled leaves
-      // the outcome unknown, unless the server said plainly that it closes (421) and took
-      // nothing.
+      // a reply lost then (time-out, dropped connection, cancellation), garbled or out of
+      // step (a 354, say) leaves the outcome unknown, unless the server said plainly that
+      // it closes (421) and took nothing.
       if (f.code == errc::timed_out || f.code == errc::connection_closed ||
           f.code == errc::cancelled || f.code == errc::protocol_error) {
         report.outcome_unknown = true;
@@ -1161,7 +1255,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
       throw;
     }
     ++report.transactions;
-    if (!report.final_reply.positive()) refused_clean(envoi::step::data, report.final_reply);
+    if (!completed(report.final_reply))
+      refused_clean(envoi::step::data, report.final_reply, "answered the end of data", "250");
   }
 
   // The MAIL, RCPT and DATA commands of the next queued message, marked as sent; empty

@@ -296,6 +296,36 @@ TEST(SmtpClientAuth, AForcedMechanismAnswered504IsNotReplacedByAnother) {
   EXPECT_EQ(peer.received().find("AUTH LOGIN"), std::string::npos) << peer.received();
 }
 
+// A 250 to AUTH, or a 334 after the last round of any mechanism, answers no AUTH: not a
+// refused login (permanent) but a protocol error, the connection closed without a word
+// more.
+TEST(SmtpClientAuth, AnAuthAnsweredOutOfStepIsAProtocolErrorNotARefusedLogin) {
+  const std::pair<auth_script, std::string> cases[] = {
+      {[](peer_connection& c, const std::string&) { c.send("250 2.0.0 Ok\r\n"); },
+       "the server answered AUTH with 250 where 235 was expected: it does not follow SMTP"},
+      {[](peer_connection& c, const std::string&) {
+         for (int i = 0; i < 10; ++i) {
+           c.send("334 \r\n");
+           if (c.read_line().empty()) return;
+         }
+       },
+       "the server answered AUTH with 334 where 235 was expected: it does not follow SMTP"}};
+  for (const auto& [script, detail] : cases) {
+    SCOPED_TRACE(detail);
+    int delivered = 0;
+    scripted_peer peer(auth_server("250-AUTH PLAIN\r\n", script, &delivered));
+    client c(auth_account(peer.port()));
+    const auto e =
+        test::expect_send_error(c, one_recipient(), body, errc::protocol_error, step::auth);
+    EXPECT_FALSE(e.is_permanent());
+    EXPECT_EQ(e.report().detail, detail);
+    peer.wait();
+    EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
+    EXPECT_EQ(peer.received().find("QUIT"), std::string::npos) << peer.received();
+    EXPECT_EQ(delivered, 0);
+  }
+}
+
 TEST(SmtpClientAuth, AForcedMechanismTheServerDoesNotOfferIsAnErrorNamingBoth) {
   // F28: the account forces PLAIN; the server offers LOGIN and XOAUTH2, or no AUTH.
   for (const std::string offered : {"250-AUTH LOGIN XOAUTH2\r\n", ""}) {

@@ -83,6 +83,24 @@ TEST(SmtpClient, StopsWhenTheServerRefusesStarttls) {
   EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
 }
 
+TEST(SmtpClient, AStarttlsAnsweredOutOfStepIsAProtocolErrorNotARefusal) {
+  // A 250 is neither the 220 that starts TLS nor a refusal: the server is out of step.
+  scripted_peer peer(greet_then("250-peer.example.test\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n",
+                                "250 2.0.0 Ok\r\n"));
+  client c(peer_account(peer.port()));
+  const auto e = test::expect_send_error(c, one_recipient(), "Subject: x\r\n\r\nbody\r\n",
+                                         errc::protocol_error, step::starttls);
+  EXPECT_FALSE(e.is_permanent());
+  EXPECT_EQ(
+      e.report().detail,
+      "the server answered STARTTLS with 250 where 220 was expected: it does not follow SMTP");
+  peer.wait();
+  const auto seen = peer.received();
+  EXPECT_EQ(seen.find("AUTH"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("QUIT"), std::string::npos) << seen;
+}
+
 TEST(SmtpClient, RefusesDataSentBeforeTheTlsHandshake) {
   // A man in the middle answering STARTTLS and then injecting a reply in the clear.
   scripted_peer peer([](peer_connection& c) {

@@ -659,7 +659,8 @@ TEST(SmtpTimeouts, UsesTheRfc5321LimitsUnlessTheAccountSaysOtherwise) {
 // --- Fault sweep (STYLE.md 15): the server fails at each step of a session in turn, in
 // each way a server fails, until the session succeeds.
 
-enum class fault { drop, transient, permanent, garbage, silence };
+// `out_of_step` is a reply of the wrong kind: neither what was asked for nor a refusal.
+enum class fault { drop, transient, permanent, garbage, out_of_step, silence };
 enum sweep_step { greeting, ehlo, mail, rcpt, data, content, end_of_data, quit, steps };
 
 const char* name(fault f) {
@@ -672,6 +673,8 @@ const char* name(fault f) {
       return "5xx";
     case fault::garbage:
       return "garbage";
+    case fault::out_of_step:
+      return "out of step";
     case fault::silence:
       return "silence";
   }
@@ -683,9 +686,10 @@ const char* name(fault f) {
 // whole text arrived and the server answered 250 to its end.
 void faulty_session(peer_connection& c, int at, fault f, bool pipelining,
                     std::vector<std::string>& stored) {
-  // Answers with `normal`, or fails; false when the session must end here.
+  // Answers with `normal`, or fails; false when the session must end here. `odd` is the
+  // out-of-step reply: a 354 where 250 is due, a 250 where 354 or 220 is.
   const auto answer = [&](int s, const std::string& normal, const std::string& four,
-                          const std::string& five) {
+                          const std::string& five, const std::string& odd = "354 Go ahead\r\n") {
     if (s != at) {
       c.send(normal);
       return true;
@@ -702,6 +706,9 @@ void faulty_session(peer_connection& c, int at, fault f, bool pipelining,
       case fault::garbage:
         c.send("Hello, this is not SMTP\r\n");
         return true;
+      case fault::out_of_step:
+        c.send(odd);
+        return true;
       case fault::silence:
         c.client_closed(5s);
         return false;
@@ -709,7 +716,7 @@ void faulty_session(peer_connection& c, int at, fault f, bool pipelining,
     return false;
   };
   if (!answer(greeting, "220 peer.example.test ESMTP\r\n", "421 4.3.2 Not now\r\n",
-              "554 5.3.2 No service here\r\n"))
+              "554 5.3.2 No service here\r\n", "250 peer.example.test\r\n"))
     return;
   // Like a real server, it refuses RCPT without MAIL and DATA without a recipient.
   bool in_mail = false;
@@ -737,7 +744,8 @@ void faulty_session(peer_connection& c, int at, fault f, bool pipelining,
     } else if (word == "DATA" && !has_recipient) {
       c.send("554 5.5.1 Error: no valid recipients\r\n");
     } else if (word == "DATA") {
-      go_on = answer(data, "354 Go ahead\r\n", "451 4.3.0 Try later\r\n", "554 5.5.1 No\r\n");
+      go_on = answer(data, "354 Go ahead\r\n", "451 4.3.0 Try later\r\n", "554 5.5.1 No\r\n",
+                     "250 2.0.0 fine, no data needed\r\n");
       if (!go_on) return;
       if (at == data) continue;
       // The content: a fault after its first line is a reply (or silence) before the end.
@@ -760,7 +768,7 @@ void faulty_session(peer_connection& c, int at, fault f, bool pipelining,
       go_on = answer(end_of_data, "250 2.0.0 Ok: queued\r\n", "451 4.3.0 Not queued\r\n",
                      "554 5.6.0 Refused\r\n");
     } else if (word == "QUIT") {
-      answer(quit, "221 Bye\r\n", "421 4.3.0 Whatever\r\n", "500 5.5.1 Whatever\r\n");
+      answer(quit, "221 Bye\r\n", "421 4.3.0 Whatever\r\n", "500 5.5.1 Whatever\r\n", "250 Ok\r\n");
       c.client_closed(5s);
       return;
     }
@@ -773,8 +781,8 @@ TEST(SmtpFaultSweep, EndsEachFaultAtEachStepWithTheRightErrorOrADeliveredMessage
                                step::data,     step::data, step::data, step::quit};
   for (const bool pipelining : {false, true}) {
     for (int at = 0; at <= steps; ++at) {
-      for (const auto f :
-           {fault::drop, fault::transient, fault::permanent, fault::garbage, fault::silence}) {
+      for (const auto f : {fault::drop, fault::transient, fault::permanent, fault::garbage,
+                           fault::out_of_step, fault::silence}) {
         SCOPED_TRACE(std::string(pipelining ? "PIPELINING" : "lock-step") + ", step " +
                      std::to_string(at) + ", " + name(f));
         std::vector<std::string> stored;
@@ -821,6 +829,7 @@ TEST(SmtpFaultSweep, EndsEachFaultAtEachStepWithTheRightErrorOrADeliveredMessage
             expected = at == rcpt ? errc::all_recipients_refused : errc::server_permanent;
             break;
           case fault::garbage:
+          case fault::out_of_step:
             expected = errc::protocol_error;
             break;
           case fault::silence:
@@ -829,9 +838,8 @@ TEST(SmtpFaultSweep, EndsEachFaultAtEachStepWithTheRightErrorOrADeliveredMessage
         }
         EXPECT_EQ(error->code(), make_error_code(expected)) << error->what();
         EXPECT_EQ(error->is_transient(), f != fault::permanent) << error->what();
-        // Only a final reply lost or garbled leaves the outcome open.
-        const bool lost_final =
-            at == end_of_data && (f == fault::drop || f == fault::silence || f == fault::garbage);
+        // Only a final reply lost, garbled or out of step leaves the outcome open.
+        const bool lost_final = at == end_of_data && f != fault::transient && f != fault::permanent;
         if (at != content) EXPECT_EQ(error->report().outcome_unknown, lost_final) << error->what();
       }
     }
@@ -1404,6 +1412,262 @@ TEST(SmtpEhlo, WritesIpv6AndIpv4MappedLocalAddressesAsRfc5321Literals_F50) {
     else
       EXPECT_NE(argument.find('.'), std::string::npos) << argument;
   }
+}
+
+// --- Replies out of step: neither what was asked for nor a refusal (RFC 5321 4.2.1).
+
+// Greets and answers EHLO with `ehlo`, then MAIL, RCPT and DATA in lock-step with
+// `mail`, `rcpt` and `data`; an end of data gets 250. What it sees is in the peer's record.
+scripted_peer::script lock_step(std::string ehlo, std::string mail, std::string rcpt,
+                                std::string data) {
+  return [=](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    for (std::string line; !(line = c.read_line()).empty();) {
+      const auto word = line.substr(0, 4);
+      if (word == "EHLO") {
+        c.send(ehlo);
+      } else if (word == "MAIL") {
+        c.send(mail);
+      } else if (word == "RCPT") {
+        c.send(rcpt);
+      } else if (word == "DATA") {
+        c.send(data);
+        if (data.rfind("354", 0) != 0) continue;
+        c.read_data();
+        c.send("250 2.0.0 Ok: queued\r\n");
+      } else if (word == "QUIT") {
+        c.send("221 2.0.0 Bye\r\n");
+        return;
+      } else {
+        c.send("250 2.0.0 Ok\r\n");
+      }
+    }
+  };
+}
+
+// The user's case: DATA answered with 250. Not a refusal, nothing permanent: a protocol
+// error at DATA, the connection closed without RSET, and the next message goes out once,
+// on a new connection.
+TEST(SmtpOutOfStep, ADataAnsweredWith250IsAProtocolErrorNotARefusal) {
+  fake_server server;
+  int connection = 0;
+  scripted_peer peer(
+      [&](peer_connection& c) {
+        if (++connection == 2) return server.script()(c);
+        lock_step("250 peer.example.test\r\n", "250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n",
+                  "250 2.0.0 fine, no data needed\r\n")(c);
+      },
+      2);
+  client c(test::loopback_account(peer.port()));
+  const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                         errc::protocol_error, step::data);
+  EXPECT_FALSE(e.is_permanent());
+  EXPECT_FALSE(e.report().outcome_unknown);
+  EXPECT_EQ(e.reply().code, 250);
+  EXPECT_EQ(e.report().detail,
+            "the server answered DATA with 250 where 354 was expected: it does not follow SMTP");
+  EXPECT_NE(std::string(e.what()).find("data failed: 250 2.0.0 fine, no data needed"),
+            std::string::npos)
+      << e.what();
+
+  const auto report = c.send({"sud@example.test", {"filou@example.test"}}, body);
+  c.quit();
+  EXPECT_TRUE(report.recipients.at(0).delivered);
+  EXPECT_EQ(peer.accepted(), 2);
+  ASSERT_EQ(server.stored().size(), 1u);
+  EXPECT_EQ(server.stored()[0].recipients, std::vector<std::string>{"filou@example.test"});
+  const auto first = peer.received().substr(0, peer.received().find("EHLO", 1));
+  EXPECT_EQ(first.find("RSET"), std::string::npos) << first;
+  EXPECT_EQ(first.find("Subject"), std::string::npos) << first;
+}
+
+// MAIL and RCPT answered with 354, EHLO with 354, HELO with 354 after EHLO was refused:
+// each a protocol error at its step, before any message text, and never permanent.
+TEST(SmtpOutOfStep, EachCommandAnsweredOutOfStepIsAProtocolErrorAtItsStep) {
+  struct out_of_step_case {
+    scripted_peer::script script;
+    envoi::step where;
+    std::string detail;
+  };
+  const std::string ehlo = "250 peer.example.test\r\n";
+  const std::string ok = "250 2.0.0 Ok\r\n";
+  const std::string go = "354 Go ahead\r\n";
+  const out_of_step_case cases[] = {
+      {lock_step(go, ok, ok, go), step::ehlo,
+       "the server answered EHLO with 354 where 250 was expected: it does not follow SMTP"},
+      {[](peer_connection& c) {
+         c.send("220 peer.example.test ESMTP\r\n");
+         c.read_line();
+         c.send("502 5.5.2 Error: command not recognized\r\n");
+         if (c.read_line().rfind("HELO", 0) == 0) c.send("354 Go ahead\r\n");
+         c.client_closed();
+       },
+       step::ehlo,
+       "the server answered HELO with 354 where 250 was expected: it does not follow SMTP"},
+      {lock_step(ehlo, go, ok, go), step::mail,
+       "the server answered MAIL with 354 where 250 was expected: it does not follow SMTP"},
+      {lock_step(ehlo, ok, go, go), step::rcpt,
+       "the server answered RCPT with 354 where 250 was expected: it does not follow SMTP"},
+  };
+  for (const auto& [script, where, detail] : cases) {
+    SCOPED_TRACE(detail);
+    scripted_peer peer(script);
+    client c(test::loopback_account(peer.port()));
+    const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                           errc::protocol_error, where);
+    EXPECT_FALSE(e.is_permanent());
+    EXPECT_FALSE(e.report().outcome_unknown);
+    EXPECT_EQ(e.report().detail, detail);
+    peer.wait();
+    const auto seen = peer.received();
+    EXPECT_EQ(seen.find("Subject"), std::string::npos) << seen;
+    EXPECT_EQ(seen.find("QUIT"), std::string::npos) << "spoke on after the protocol error";
+  }
+}
+
+// A final reply out of step (354 to the end of data) says nothing of the message, which
+// the server may have taken: the outcome is unknown and the message is not sent again;
+// the next one, whose commands went out ahead with that end of data, goes out once on a
+// new connection.
+TEST(SmtpOutOfStep, AnEndOfDataAnsweredWith354LeavesTheOutcomeUnknown) {
+  fake_server server;
+  int connection = 0;
+  scripted_peer peer(
+      [&](peer_connection& c) {
+        if (++connection == 2) return server.script()(c);
+        c.send("220 peer.example.test ESMTP\r\n");
+        c.read_line();
+        c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
+        for (int i = 0; i < 3; ++i) c.read_line();
+        c.send("250 Ok\r\n250 Ok\r\n354 Go ahead\r\n");
+        c.read_data();
+        c.send("354 Go ahead\r\n");
+        c.client_closed(5s);
+      },
+      2);
+  boost::asio::io_context io;
+  client c(io.get_executor(), test::loopback_account(peer.port()));
+  std::vector<outcome> results(2);
+  for (int i = 0; i < 2; ++i)
+    c.async_send({"sud@example.test", {"r" + std::to_string(i) + "@example.test"}},
+                 numbered_body(i), [&, i](std::error_code ec, send_report r) {
+                   results[i] = {ec, std::move(r), true};
+                 });
+  c.async_quit([](std::error_code) {});
+  io.run();
+  EXPECT_EQ(results[0].ec, make_error_code(errc::protocol_error));
+  EXPECT_EQ(results[0].report.failed_step, step::data);
+  EXPECT_FALSE(is_permanent(results[0].ec));
+  EXPECT_TRUE(results[0].report.outcome_unknown);
+  EXPECT_FALSE(results[0].report.recipients.at(0).delivered);
+  EXPECT_NE(results[0].report.detail.find("the server answered the end of data with 354 where "
+                                          "250 was expected: it does not follow SMTP; the whole "
+                                          "message was sent"),
+            std::string::npos)
+      << results[0].report.detail;
+  EXPECT_FALSE(results[1].ec) << results[1].report.detail;
+  EXPECT_EQ(peer.accepted(), 2);
+  const auto stored = server.stored();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].text, numbered_body(1));
+}
+
+// One reply too many after EHLO, in the same segment: seen before MAIL goes out, as a
+// protocol error of the EHLO exchange.
+TEST(SmtpOutOfStep, AnExtraReplyAfterEhloIsAProtocolErrorBeforeMail) {
+  scripted_peer peer(lock_step("250-peer.example.test\r\n250 PIPELINING\r\n250 2.0.0 extra\r\n",
+                               "250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n", "354 Go ahead\r\n"));
+  client c(test::loopback_account(peer.port()));
+  const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                         errc::protocol_error, step::ehlo);
+  EXPECT_FALSE(e.is_permanent());
+  EXPECT_EQ(e.reply().to_string(), "250 2.0.0 extra");
+  EXPECT_EQ(e.report().detail,
+            "the server sent one reply more than it was asked for: it does not follow SMTP");
+  peer.wait();
+  EXPECT_EQ(peer.received().find("MAIL"), std::string::npos) << peer.received();
+}
+
+// The user's second case: the extra reply comes after the commands went out (PIPELINING),
+// so every reply lands on the command before its own; DATA gets RCPT's 250. A protocol
+// error at DATA, before a byte of the message, not "refused (5xx)".
+TEST(SmtpOutOfStep, ALateExtraReplyShiftingTheRepliesEndsAtDataBeforeTheMessage) {
+  scripted_peer peer([](peer_connection& c) {
+    c.send("220 peer.example.test ESMTP\r\n");
+    c.read_line();
+    c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
+    for (int i = 0; i < 3; ++i) c.read_line();
+    c.send("250 2.0.0 extra\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n");
+    c.read_data(2s);
+  });
+  client c(test::loopback_account(peer.port()));
+  const auto e = test::expect_send_error(c, {"sud@example.test", {"zoe@example.test"}}, body,
+                                         errc::protocol_error, step::data);
+  EXPECT_FALSE(e.is_permanent());
+  EXPECT_FALSE(e.report().outcome_unknown);
+  EXPECT_EQ(e.reply().to_string(), "250 2.1.5 Ok");
+  EXPECT_EQ(e.report().detail,
+            "the server answered DATA with 250 where 354 was expected: it does not follow SMTP");
+  peer.wait();
+  EXPECT_EQ(peer.received().find("Subject"), std::string::npos) << peer.received();
+}
+
+// A server that closes a kept connection while it is idle, saying 421 first: the next
+// message finds the 421 waiting and goes out on a new connection, once.
+TEST(SmtpOutOfStep, A421WaitingOnAKeptConnectionSendsTheNextMessageOnANewOne) {
+  fake_server server;
+  int connection = 0;
+  scripted_peer peer(
+      [&](peer_connection& c) {
+        if (++connection == 2) return server.script()(c);
+        c.send("220 peer.example.test ESMTP\r\n");
+        c.read_line();
+        c.send("250 peer.example.test\r\n");
+        for (int i = 0; i < 3; ++i) {
+          c.read_line();
+          c.send(i < 2 ? "250 Ok\r\n" : "354 Go ahead\r\n");
+        }
+        c.read_data();
+        c.send("250 2.0.0 Ok: queued\r\n421 4.4.2 peer.example.test Error: timeout exceeded\r\n");
+      },
+      2);
+  client c(test::loopback_account(peer.port()));
+  c.send({"sud@example.test", {"zoe@example.test"}}, body);
+  const auto report = c.send({"sud@example.test", {"filou@example.test"}}, body);
+  c.quit();
+  EXPECT_TRUE(report.recipients.at(0).delivered);
+  EXPECT_EQ(peer.accepted(), 2);
+  ASSERT_EQ(server.stored().size(), 1u);
+  EXPECT_EQ(server.stored()[0].recipients, std::vector<std::string>{"filou@example.test"});
+}
+
+// A RSET the server does not take may leave the refused transaction open: the next
+// message does not join it, but goes out on a new connection.
+TEST(SmtpOutOfStep, ARsetNotTakenLeavesTheConnectionUnused) {
+  fake_server server;
+  int connection = 0;
+  scripted_peer peer(
+      [&](peer_connection& c) {
+        if (++connection == 2) return server.script()(c);
+        c.send("220 peer.example.test ESMTP\r\n");
+        for (std::string line; !(line = c.read_line()).empty();) {
+          const auto word = line.substr(0, 4);
+          if (word == "EHLO") c.send("250 peer.example.test\r\n");
+          if (word == "MAIL") c.send("250 2.1.0 Ok\r\n");
+          if (word == "RCPT") c.send("550 5.1.1 User unknown\r\n");
+          if (word == "RSET") c.send("502 5.5.2 Error: command not recognized\r\n");
+        }
+      },
+      2);
+  client c(test::loopback_account(peer.port()));
+  test::expect_send_error(c, {"sud@example.test", {"nobody@example.test"}}, body,
+                          errc::all_recipients_refused, step::rcpt);
+  const auto report = c.send({"sud@example.test", {"filou@example.test"}}, body);
+  c.quit();
+  EXPECT_TRUE(report.recipients.at(0).delivered);
+  EXPECT_EQ(peer.accepted(), 2);
+  ASSERT_EQ(server.stored().size(), 1u);
+  EXPECT_EQ(server.stored()[0].recipients, std::vector<std::string>{"filou@example.test"});
 }
 
 }  // namespace
