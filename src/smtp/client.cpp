@@ -568,8 +568,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
   // other than a mail server.
   std::string greeting_hint(envoi::step s) const {
     if (s != envoi::step::greeting) return {};
-    return ": " + acct_.host + " port " + std::to_string(acct_.port) +
-           " may not be a mail server; check the host and port";
+    return ": " + maybe_not_a_mail_server();
+  }
+
+  std::string maybe_not_a_mail_server() const {
+    return acct_.host + " port " + std::to_string(acct_.port) +
+           " may not be a mail server (check the host and port)";
   }
 
   smtp::reply finish_reply(envoi::step s) {
@@ -749,12 +753,17 @@ struct client::impl : std::enable_shared_from_this<impl> {
       fail(errc::certificate_untrusted, envoi::step::tls, {}, std::move(detail));
     }
     std::string detail = ec.message();
-    // A plaintext greeting where a TLS record was expected: the port wants STARTTLS.
+    // Something other than TLS answered the handshake: another kind of server (a web
+    // server's error page, say), or a mail server that starts in plain text. Only on the
+    // ports of plain SMTP and STARTTLS (25, and 587 of RFC 6409) is the second likely
+    // enough to advise starttls: elsewhere that advice would send the user in a circle.
     if (acct_.security == envoi::security::tls &&
-        ERR_GET_REASON(ec.value()) == SSL_R_WRONG_VERSION_NUMBER)
-      detail +=
-          ": the server did not answer in TLS; if this port starts in plain text "
-          "(usually 587), set security to starttls";
+        ERR_GET_REASON(ec.value()) == SSL_R_WRONG_VERSION_NUMBER) {
+      detail += ": the server did not answer in TLS; " + maybe_not_a_mail_server();
+      if (acct_.port == 25 || acct_.port == 587)
+        detail += ", or it starts in plain text, as port " + std::to_string(acct_.port) +
+                  " does: set security to starttls";
+    }
     fail(errc::tls_handshake_failed, envoi::step::tls, {}, std::move(detail));
   }
 
@@ -846,15 +855,20 @@ struct client::impl : std::enable_shared_from_this<impl> {
     try {
       r = co_await read_reply(envoi::step::greeting);
     } catch (session_failure& f) {
-      // RFC 8314 3: a port for implicit TLS waits for our handshake and says nothing. The
-      // ports of plain SMTP and STARTTLS (RFC 6409) are not such ports: there the server is
-      // simply not answering.
-      const bool plain_port = acct_.port == 25 || acct_.port == 587;
-      if (f.code == errc::timed_out && acct_.security != envoi::security::tls)
-        f.detail = plain_port
-                       ? "no greeting: the server took the connection but said nothing"
-                       : "no greeting: if this port expects TLS from the first byte (usually "
-                         "465), set security to tls";
+      // A server of another kind (a web server, say) waits in silence for the client to
+      // speak, and so does a port for implicit TLS (RFC 8314 3), waiting for our
+      // handshake. Only on 465, that port's number, is TLS likely enough to advise it:
+      // anywhere else the advice would lead to a TLS error, and from there to starttls.
+      if (f.code == errc::timed_out) {
+        std::string detail = "no greeting: the server took the connection but said nothing; " +
+                             maybe_not_a_mail_server();
+        if (acct_.port == 465 && acct_.security != envoi::security::tls)
+          detail +=
+              ", or it expects TLS from the first byte, as port 465 usually does: set security "
+              "to tls";
+        if (!f.detail.empty()) detail += "; " + f.detail;
+        f.detail = std::move(detail);
+      }
       throw;
     }
     if (r.code != 220) refused(envoi::step::greeting, std::move(r), "greeted", "220");

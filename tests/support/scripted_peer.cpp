@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace envoi::test {
 
@@ -78,10 +79,16 @@ bool peer_connection::client_closed(std::chrono::milliseconds limit) {
   return false;
 }
 
-scripted_peer::scripted_peer(script run, int connections, const std::string& address) {
+scripted_peer::scripted_peer(script run, int connections, const std::string& address,
+                             std::uint16_t port) {
   const bool v6 = address.find(':') != std::string::npos;
   listen_fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
   if (listen_fd_ < 0) throw std::runtime_error("scripted_peer: socket() failed");
+  // A port given again by the next test may still have connections in TIME_WAIT.
+  if (port != 0) {
+    const int on = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  }
   sockaddr_storage addr{};
   socklen_t len = 0;
   if (v6) {
@@ -90,11 +97,13 @@ scripted_peer::scripted_peer(script run, int connections, const std::string& add
     ::setsockopt(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     auto& a6 = reinterpret_cast<sockaddr_in6&>(addr);
     a6.sin6_family = AF_INET6;
+    a6.sin6_port = htons(port);
     ::inet_pton(AF_INET6, address.c_str(), &a6.sin6_addr);
     len = sizeof a6;
   } else {
     auto& a4 = reinterpret_cast<sockaddr_in&>(addr);
     a4.sin_family = AF_INET;
+    a4.sin_port = htons(port);
     ::inet_pton(AF_INET, address.c_str(), &a4.sin_addr);
     len = sizeof a4;
   }
@@ -103,7 +112,8 @@ scripted_peer::scripted_peer(script run, int connections, const std::string& add
       ::listen(listen_fd_, 8) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     ::close(listen_fd_);
-    throw std::runtime_error("scripted_peer: cannot listen on " + address);
+    throw std::runtime_error("scripted_peer: cannot listen on " + address + " port " +
+                             std::to_string(port));
   }
   port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6&>(addr).sin6_port
                    : reinterpret_cast<sockaddr_in&>(addr).sin_port);

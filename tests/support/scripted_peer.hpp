@@ -47,9 +47,11 @@ class scripted_peer {
   using script = std::function<void(peer_connection&)>;
 
   /// Listens on `address` (a loopback address: 127.0.0.1, ::1, or ::ffff:127.0.0.1 for a
-  /// dual-stack socket taking IPv4) with a port the system picks and runs `run` on each
-  /// of up to `connections` connections, one after another.
-  explicit scripted_peer(script run, int connections = 1, const std::string& address = "127.0.0.1");
+  /// dual-stack socket taking IPv4) with `port`, or one the system picks when it is 0, and
+  /// runs `run` on each of up to `connections` connections, one after another. Throws
+  /// std::runtime_error when it cannot listen (a port taken, or below 1024 without root).
+  explicit scripted_peer(script run, int connections = 1, const std::string& address = "127.0.0.1",
+                         std::uint16_t port = 0);
   /// Stops listening and waits for the script to end.
   ~scripted_peer();
   /// Waits until the script has run on every connection it was made for, or nobody came

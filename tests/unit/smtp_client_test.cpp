@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <unistd.h>
 
@@ -152,20 +153,69 @@ TEST(SmtpClient, SendsOverPlainTcpOnlyWhenAskedAndReportsEachRecipient) {
   EXPECT_EQ(peer.received().find("STARTTLS"), std::string::npos);
 }
 
-TEST(SmtpClient, ReportsASilentServerAsATimeoutOfTheStepItWaitedIn) {
-  // F40: STARTTLS mode against an implicit-TLS port.
-  scripted_peer peer([](peer_connection& c) { c.client_closed(std::chrono::seconds(3)); });
-  auto a = peer_account(peer.port());
-  a.step_timeout = std::chrono::milliseconds(300);
-  client c(a);
-  const auto e = test::expect_send_error(c, one_recipient(), "x", errc::timed_out, step::greeting);
-  EXPECT_TRUE(e.is_transient());
-  // The usual cause is an implicit-TLS port given to a STARTTLS account.
-  EXPECT_NE(e.report().detail.find("set security to tls"), std::string::npos) << e.what();
+std::string place(const account& a) {
+  return a.host + " port " + std::to_string(a.port);
 }
 
+// F40 and the circle it led into: a port that takes the connection and says nothing is as
+// often another kind of server (a web server waits for the client to speak) as a port
+// for implicit TLS. On a port with no known use the error says to check the host and
+// port, and does not advise TLS, which would only lead to a TLS error.
+TEST(SmtpClient, ReportsASilentServerAsATimeoutOfTheStepItWaitedIn) {
+  for (const auto mode : {security::none, security::starttls}) {
+    SCOPED_TRACE(to_string(mode));
+    scripted_peer peer([](peer_connection& c) { c.client_closed(std::chrono::seconds(3)); });
+    auto a = peer_account(peer.port());
+    a.security = mode;
+    if (mode == security::none) a.login.clear();
+    a.step_timeout = std::chrono::milliseconds(300);
+    client c(a);
+    const auto e =
+        test::expect_send_error(c, one_recipient(), "x", errc::timed_out, step::greeting);
+    EXPECT_TRUE(e.is_transient());
+    EXPECT_EQ(e.report().detail, "no greeting: the server took the connection but said nothing; " +
+                                     place(a) +
+                                     " may not be a mail server (check the host and port)");
+  }
+}
+
+// A listener on 127.31.4.65:`port`, for the ports whose number says something; nullopt
+// when it cannot listen there (not root, or the port is taken).
+std::optional<scripted_peer> peer_on(std::uint16_t port, scripted_peer::script run) {
+  try {
+    return std::optional<scripted_peer>(std::in_place, std::move(run), 1, "127.31.4.65", port);
+  } catch (const std::runtime_error&) {
+    return std::nullopt;
+  }
+}
+
+// On 465, the port of implicit TLS (RFC 8314), silence most likely waits for our
+// handshake: after saying to check the host and port, the error says to set tls. On 25
+// and 587, which start in plain text, it does not.
+TEST(SmtpClient, AdvisesTlsForASilentServerOnlyOnPort465) {
+  for (const std::uint16_t port : {465, 587, 25}) {
+    SCOPED_TRACE(port);
+    auto peer = peer_on(port, [](peer_connection& c) { c.client_closed(std::chrono::seconds(3)); });
+    if (!peer) GTEST_SKIP() << "cannot listen on 127.31.4.65 port " << port;
+    auto a = peer_account(port);
+    a.host = "127.31.4.65";
+    a.step_timeout = std::chrono::milliseconds(300);
+    client c(a);
+    const auto e =
+        test::expect_send_error(c, one_recipient(), "x", errc::timed_out, step::greeting);
+    std::string expected = "no greeting: the server took the connection but said nothing; " +
+                           place(a) + " may not be a mail server (check the host and port)";
+    if (port == 465)
+      expected +=
+          ", or it expects TLS from the first byte, as port 465 usually does: set security to "
+          "tls";
+    EXPECT_EQ(e.report().detail, expected);
+  }
+}
+
+// F40: implicit TLS against a server that answers in plain text, at once. On a port with
+// no known use it may be another kind of server: no starttls advice.
 TEST(SmtpClient, ExplainsAPlaintextGreetingWhereTlsWasExpected) {
-  // F40: implicit TLS against a plain-text port.
   scripted_peer peer([](peer_connection& c) {
     c.send("220 peer.example.test ESMTP\r\n");
     c.client_closed();
@@ -176,8 +226,37 @@ TEST(SmtpClient, ExplainsAPlaintextGreetingWhereTlsWasExpected) {
   const auto started = std::chrono::steady_clock::now();
   const auto e =
       test::expect_send_error(c, one_recipient(), "x", errc::tls_handshake_failed, step::tls);
-  EXPECT_NE(e.report().detail.find("set security to starttls"), std::string::npos) << e.what();
+  EXPECT_NE(e.report().detail.find(": the server did not answer in TLS; " + place(a) +
+                                   " may not be a mail server (check the host and port)"),
+            std::string::npos)
+      << e.what();
+  EXPECT_EQ(e.report().detail.find("starttls"), std::string::npos) << e.what();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+// On 587 and 25, ports that start in plain text, the answer in plain text is most likely
+// a mail server's greeting: the error says to set starttls. On 465 it does not.
+TEST(SmtpClient, AdvisesStarttlsForAPlaintextAnswerOnlyOnPorts25And587) {
+  for (const std::uint16_t port : {587, 25, 465}) {
+    SCOPED_TRACE(port);
+    auto peer = peer_on(port, [](peer_connection& c) {
+      c.send("220 peer.example.test ESMTP\r\n");
+      c.client_closed();
+    });
+    if (!peer) GTEST_SKIP() << "cannot listen on 127.31.4.65 port " << port;
+    auto a = peer_account(port);
+    a.host = "127.31.4.65";
+    a.security = security::tls;
+    client c(a);
+    const auto e =
+        test::expect_send_error(c, one_recipient(), "x", errc::tls_handshake_failed, step::tls);
+    std::string expected = ": the server did not answer in TLS; " + place(a) +
+                           " may not be a mail server (check the host and port)";
+    if (port != 465)
+      expected += ", or it starts in plain text, as port " + std::to_string(port) +
+                  " does: set security to starttls";
+    EXPECT_TRUE(e.report().detail.ends_with(expected)) << e.report().detail;
+  }
 }
 
 // A plain-text server that advertises `extensions`, accepts everything, and records the

@@ -561,7 +561,7 @@ TEST(SmtpReplies, GivesUpOnAGreetingThatNeverEnds) {
     EXPECT_TRUE(e.is_transient());
     EXPECT_FALSE(e.report().outcome_unknown);
     EXPECT_EQ(e.report().detail, what + ": 127.0.0.1 port " + std::to_string(peer.port()) +
-                                     " may not be a mail server; check the host and port");
+                                     " may not be a mail server (check the host and port)");
     peer.wait();
     EXPECT_EQ(peer.received(), "") << "the client spoke to a peer that never finished greeting";
   }
