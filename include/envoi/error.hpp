@@ -19,7 +19,10 @@ enum class errc {
   connection_closed,
   /// A step took longer than its time limit; the connection was closed.
   timed_out,
-  /// The server sent something that is not an SMTP reply.
+  /// The server does not follow SMTP: it sent a line that is no SMTP reply, a reply longer
+  /// than 256 lines or 64 KiB, a reply that neither does what was asked nor refuses it
+  /// (a 250 to DATA, a 354 to MAIL), or a reply before a command it could answer. The
+  /// connection is closed; the error is transient, as it says nothing about the message.
   protocol_error,
   /// Security is `starttls` but the server's EHLO reply does not offer STARTTLS.
   starttls_not_offered,

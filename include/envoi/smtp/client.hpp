@@ -56,7 +56,8 @@ struct send_report {
   /// How many transactions the message took (more than one after `452 4.5.3`).
   int transactions = 0;
   /// The whole message was sent but no final reply could be read (time limit, lost
-  /// connection, or a line that is no SMTP reply): the server may have delivered it.
+  /// connection, a line that is no SMTP reply, or a reply that neither accepts nor
+  /// refuses, such as a 354): the server may have delivered it.
   /// The error is transient; sending again may deliver a second copy.
   bool outcome_unknown = false;
   /// On failure: the step that failed, the reply that ended it (if the server sent one),
@@ -111,8 +112,9 @@ using transcript_sink = std::function<void(transcript_direction, std::string_vie
 /// What a failure does to the queue:
 /// - a refusal that leaves the session clean (MAIL, every RCPT, or DATA refused, then
 ///   RSET; a refused end of data) fails that message only; the next one uses the same
-///   connection;
-/// - any other failure (lost connection, time-out, 421, garbage) closes the connection;
+///   connection, unless the server did not take the RSET;
+/// - any other failure (lost connection, time-out, 421, garbage, a reply out of step or
+///   one nobody asked for) closes the connection;
 ///   the failed message completes with its error, and the messages after it, including
 ///   one whose commands had gone out ahead (no data of it was sent), are tried on a new
 ///   connection, each once;
