@@ -888,7 +888,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // RFC 3207 6: a STARTTLS line removed by an attacker must stop us, not downgrade us.
     if (!caps_.starttls) {
       co_await say_goodbye();
-      fail(errc::starttls_not_offered, envoi::step::starttls);
+      // Nearly always a port meant for something else; rarely, a network that removes the
+      // offer on its way.
+      std::string detail = "port " + std::to_string(acct_.port) + " of " + acct_.host +
+                           " offers no encryption to start: check the port (587 for starttls, "
+                           "465 with security tls)";
+      if (acct_.port == 25)
+        detail += "; port 25 is for mail between servers, and many networks block it";
+      fail(errc::starttls_not_offered, envoi::step::starttls, {}, std::move(detail));
     }
     auto r = co_await command("STARTTLS", envoi::step::starttls);
     if (r.code != 220) {

@@ -64,6 +64,12 @@ TEST(SmtpClient, SendsNoCredentialsWhenStarttlsIsNotOffered) {
   const auto e = test::expect_send_error(c, one_recipient(), "Subject: x\r\n\r\nbody\r\n",
                                          errc::starttls_not_offered, step::starttls);
   EXPECT_TRUE(e.is_permanent());
+  // What to check: the port.
+  EXPECT_NE(std::string(e.what()).find("port " + std::to_string(peer.port()) +
+                                       " of 127.0.0.1 offers no encryption to start: check the "
+                                       "port (587 for starttls, 465 with security tls)"),
+            std::string::npos)
+      << e.what();
   const auto seen = peer.received();
   EXPECT_EQ(seen.find("AUTH"), std::string::npos) << seen;
   EXPECT_EQ(seen.find("MAIL"), std::string::npos) << seen;
