@@ -1,8 +1,10 @@
 #include <envoi/message.hpp>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -226,6 +228,42 @@ std::string checked_message_id(std::string id, const char* field) {
   return id;
 }
 
+// Refuses a path that names something other than a regular file, saying what it is and
+// what to do instead.
+[[noreturn]] void refuse_non_file(const std::filesystem::path& path,
+                                  std::filesystem::file_type type, const char* field) {
+  using std::filesystem::file_type;
+  const std::string quoted = "\"" + path.string() + "\"";
+  switch (type) {
+    case file_type::directory:
+      throw invalid_input(field, quoted + " is a folder, not a file: attach the files in it");
+    case file_type::fifo:
+      throw invalid_input(field, quoted +
+                                     " is a pipe, not a file: save it to a file first, "
+                                     "then attach that file");
+    case file_type::character:
+    case file_type::block:
+      throw invalid_input(field, quoted + " is a device, not a file: attach a file saved on disk");
+    case file_type::socket:
+      throw invalid_input(field, quoted + " is a socket, not a file: attach a file saved on disk");
+    default:
+      throw invalid_input(field, quoted + " is not a file: attach a file saved on disk");
+  }
+}
+
+// A file attachment must be a regular file: its size is announced before it is read, and
+// it is read twice when the message is signed. A pipe holds neither a size nor its data
+// for a second reading; opening a FIFO waits for a writer, and a device may never end.
+// The path's type comes from stat(), which opens nothing. A path that cannot be looked at
+// yet (missing) is left to rendering, which says why.
+void check_file_kind(const std::filesystem::path& path, const char* field) {
+  using std::filesystem::file_type;
+  std::error_code ec;
+  const file_type type = std::filesystem::status(path, ec).type();
+  if (ec || type == file_type::regular || type == file_type::not_found) return;
+  refuse_non_file(path, type, field);
+}
+
 void check_attachment(const attachment& a, const char* field) {
   if (a.data) {
     if (a.file_name.empty())
@@ -234,6 +272,7 @@ void check_attachment(const attachment& a, const char* field) {
     if (a.path.empty()) throw invalid_input(field, "no file given");
     if (attachment_name(a).empty())
       throw invalid_input(field, "the path " + a.path.string() + " names no file");
+    check_file_kind(a.path, field);
   }
   const std::string name = attachment_name(a);
   if (mime::has_cr_lf_or_nul(name))
@@ -295,27 +334,56 @@ part text_part(std::string_view subtype, std::string_view text, const render_opt
   return p;
 }
 
-// Opens the attachment's file once to learn its size, so that the message's size is known
-// before a byte of it is read.
-std::uint64_t size_on_disk(const std::filesystem::path& path) {
+// An attachment's file, open for reading, and its size.
+struct opened_file {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{nullptr, &std::fclose};
+  std::uint64_t size = 0;
+};
+
+// Opens an attachment's file. The path is looked at first, so that a pipe or a device is
+// never opened; O_NONBLOCK keeps open() from waiting for a writer should the path have
+// become a FIFO since, and fstat() then refuses whatever is not a regular file.
+opened_file open_attachment(const std::filesystem::path& path) {
   const auto fail = [&](int error) {
     throw std::system_error(error, std::generic_category(),
                             "cannot read attachment " + path.string());
   };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) fail(errno);
+  check_file_kind(path, "attachment");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) fail(errno);
+  opened_file out;
+  out.file.reset(::fdopen(fd, "rb"));
+  if (!out.file) {
+    const int error = errno;
+    ::close(fd);
+    fail(error);
+  }
   struct stat st {};
-  if (::fstat(::fileno(file.get()), &st) != 0) fail(errno);
-  if (S_ISDIR(st.st_mode)) fail(EISDIR);
-  return static_cast<std::uint64_t>(st.st_size);
+  if (::fstat(fd, &st) != 0) fail(errno);
+  if (!S_ISREG(st.st_mode)) {
+    using std::filesystem::file_type;
+    refuse_non_file(path,
+                    S_ISDIR(st.st_mode)    ? file_type::directory
+                    : S_ISFIFO(st.st_mode) ? file_type::fifo
+                    : S_ISCHR(st.st_mode)  ? file_type::character
+                    : S_ISBLK(st.st_mode)  ? file_type::block
+                    : S_ISSOCK(st.st_mode) ? file_type::socket
+                                           : file_type::unknown,
+                    "attachment");
+  }
+  // Reading a regular file never waits; the flag goes so that it cannot surprise.
+  if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) fail(errno);
+  out.size = static_cast<std::uint64_t>(st.st_size);
+  return out;
 }
 
 part binary_part(const attachment& a, bool is_inline, bool legacy_name) {
   part p;
   p.headers = attachment_headers(a, is_inline, legacy_name);
   p.binary = &a;
-  p.binary_size = a.data ? a.data->size() : size_on_disk(a.path);
+  // A file is opened to learn its size, so that the message's size is known before a byte
+  // of it is sent.
+  p.binary_size = a.data ? a.data->size() : open_attachment(a.path).size;
   return p;
 }
 
@@ -398,12 +466,9 @@ struct rendered_message::state {
   }
 
   void open_file(const attachment& a, std::uint64_t expected) {
-    file.reset(std::fopen(a.path.c_str(), "rb"));
-    if (!file) fail(errno, "cannot read attachment " + a.path.string());
-    struct stat st {};
-    if (::fstat(::fileno(file.get()), &st) != 0)
-      fail(errno, "cannot read attachment " + a.path.string());
-    if (static_cast<std::uint64_t>(st.st_size) != expected) changed_size(a, expected);
+    opened_file opened = open_attachment(a.path);
+    if (opened.size != expected) changed_size(a, expected);
+    file = std::move(opened.file);
   }
 
   [[noreturn]] void changed_size(const attachment& a, std::uint64_t expected) const {
@@ -494,6 +559,7 @@ bool rendered_message::next(std::string& out) {
 
 attachment attachment::from_file(std::filesystem::path path, std::string file_name,
                                  std::string media_type) {
+  check_file_kind(path, "attachment");
   return {std::move(path), std::move(file_name), std::move(media_type), std::nullopt, {}};
 }
 

@@ -15,6 +15,11 @@ std::string file_problem(const std::filesystem::path& path) {
   const auto type = fs::status(path, ec).type();
   if (type == fs::file_type::not_found) return " does not exist";
   if (type == fs::file_type::directory) return " is a folder, not a file";
+  // A pipe or a device is left to the one read that follows: opening a FIFO here would
+  // wait for a writer, and the reader's own open would then wait for another.
+  if (type == fs::file_type::fifo || type == fs::file_type::character ||
+      type == fs::file_type::block || type == fs::file_type::socket)
+    return {};
   if (std::ifstream(path, std::ios::binary)) return {};
   return " cannot be opened (" + std::generic_category().message(errno) + ")";
 }

@@ -20,7 +20,11 @@ namespace envoi {
 /// A file sent with a message, read from disk while the message is rendered, or bytes
 /// held in memory.
 struct attachment {
-  /// The file to send; unused when `data` is set.
+  /// The file to send; unused when `data` is set. It must be a regular file: a pipe (a
+  /// FIFO, or `<(command)` in a shell), a device such as /dev/null, a socket or a folder is
+  /// refused with invalid_input naming the path and what it is. A pipe has no size to
+  /// announce before sending and cannot be read twice (signing reads a file twice), and
+  /// opening a FIFO waits for a writer, so none is opened.
   std::filesystem::path path;
   /// The name the recipient sees (UTF-8); the file's own name when empty. Required for
   /// an attachment made from memory.
@@ -34,6 +38,8 @@ struct attachment {
   std::string content_id;
 
   /// An attachment read from `path` in chunks while rendering; it is never held whole.
+  /// Throws invalid_input naming the path when it is not a regular file (see `path`); a
+  /// missing or unreadable file is reported when the message is rendered.
   static attachment from_file(std::filesystem::path path, std::string file_name = {},
                               std::string media_type = {});
   /// An attachment made of `bytes`, shown to the recipient as `file_name`.
@@ -165,7 +171,8 @@ class rendered_message {
   /// Appends the next chunk (at most 64 KiB) to `out` and returns true; returns false,
   /// leaving `out` as it was, once the whole message has been handed out. Throws
   /// std::system_error naming the path when a file cannot be read or no longer has the
-  /// size it had when the message was rendered (the message would not match size()).
+  /// size it had when the message was rendered (the message would not match size()), and
+  /// invalid_input when the path no longer names a regular file.
   bool next(std::string& out);
 
   /// True when a part is sent as 8bit: MAIL FROM needs BODY=8BITMIME (RFC 6152 3).
@@ -208,7 +215,9 @@ class message {
   /// The HTML body, UTF-8; sent with the text body as multipart/alternative when both are
   /// set. Line ends are normalised as for text().
   message& html(std::string body);
-  /// Adds a file (or in-memory bytes) shown as an attachment.
+  /// Adds a file (or in-memory bytes) shown as an attachment. Throws invalid_input when its
+  /// name or media type is unusable, or its path names a pipe, a device, a socket or a
+  /// folder (see attachment::path).
   message& attach(attachment a);
   /// Adds an image the HTML body shows with `<img src="cid:ID">`, and returns ID: the
   /// attachment's content_id when set (id@host, checked), a unique one otherwise.
@@ -265,8 +274,9 @@ class message {
   /// without reading them. The MIME structure follows what is present: a single part when
   /// it can be, multipart/alternative for text and HTML (and an invitation),
   /// multipart/related around HTML with inline images, multipart/mixed for attachments.
-  /// Throws invalid_input when From or every recipient is missing, and std::system_error
-  /// naming the path when an attachment file cannot be opened.
+  /// Throws invalid_input when From or every recipient is missing or an attachment's path
+  /// no longer names a regular file, and std::system_error naming the path when an
+  /// attachment file cannot be opened or read.
   rendered_message render_stream(const render_options& options = {}) const&;
   /// Deleted: the stream reads in-memory attachments from the message, which a
   /// temporary would not keep alive.

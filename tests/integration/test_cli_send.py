@@ -424,6 +424,26 @@ def main():
                 "a folder attached")
     usage_error(["--to", "a@example.test", "--attach", "/nonexistent/facture.pdf"],
                 "--attach: \"/nonexistent/facture.pdf\" does not exist", "a missing attachment")
+    # What is not a regular file is refused, and nothing is read from it: a FIFO without a
+    # writer (opening it would wait for ever), a shell's <(...) pipe, /dev/null.
+    fifo = config.with_name("export.pdf")
+    os.mkfifo(fifo)
+    usage_error(["--to", "a@example.test", "--attach", str(fifo)],
+                f'"{fifo}" is a pipe, not a file: save it to a file first, then attach that file',
+                "a FIFO attached")
+    fifo.unlink()
+    usage_error(["--to", "a@example.test", "--attach", "/dev/null"],
+                '"/dev/null" is a device, not a file', "/dev/null attached")
+    read_end, write_end = os.pipe()
+    os.write(write_end, PDF.read_bytes()[:1000])
+    os.close(write_end)
+    r = subprocess.run([str(ENVOI), *base, "--to", "a@example.test", "--attach",
+                        f"/dev/fd/{read_end}", "--dry-run"], input=body, capture_output=True,
+                       timeout=60, pass_fds=(read_end,))
+    check(r.returncode == 2 and f'"/dev/fd/{read_end}" is a pipe, not a file'
+          in r.stderr.decode(), f"a pipe attached: exit {r.returncode}: {r.stderr.decode()}")
+    check(os.read(read_end, 2000) == PDF.read_bytes()[:1000], "the attached pipe was read")
+    os.close(read_end)
     usage_error(["--to", "a@example.test", "--html", "/nonexistent/lettre.html"],
                 "--html: \"/nonexistent/lettre.html\" does not exist", "a missing HTML file")
     r = envoi("send", "--config", "/nonexistent/envoi.toml", "--to", "a@example.test",

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include <envoi/error.hpp>
+
 namespace fs = std::filesystem;
 using envoi::attachment;
 using envoi::mailbox;
@@ -218,9 +220,18 @@ TEST_F(RenderStream, MissingFileFailsBeforeAnythingIsStreamed) {
     EXPECT_EQ(e.code(), std::errc::no_such_file_or_directory);
     EXPECT_NE(std::string(e.what()).find("absent.pdf"), std::string::npos);
   }
+  // A folder is refused when attached; one that appears at the path later, when rendered.
+  EXPECT_THROW((void)attachment::from_file(dir_, "dossier.bin"), envoi::invalid_input);
   message d = fixed_message();
-  d.attach(attachment::from_file(dir_, "dossier.bin"));
-  EXPECT_THROW((void)d.render_stream(), std::system_error);
+  d.attach(attachment::from_file(dir_ / "dossier", "dossier.bin"));
+  fs::create_directory(dir_ / "dossier");
+  try {
+    (void)d.render_stream();
+    FAIL() << "rendered a folder";
+  } catch (const envoi::invalid_input& e) {
+    EXPECT_NE(std::string(e.what()).find("dossier\" is a folder, not a file"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(RenderStream, MovedStreamContinuesWhereItWas) {

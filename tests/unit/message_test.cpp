@@ -1,5 +1,9 @@
 #include <envoi/message.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +13,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <optional>
 #include <random>
 #include <regex>
@@ -1096,4 +1101,123 @@ TEST(Envelope, HoldsEachRecipientOnceWhateverTheDomainsCase) {
   // The part before the @ may differ by case alone at some servers: kept apart.
   EXPECT_TRUE(e.add_recipient("Helene@example.test"));
   EXPECT_EQ(e.recipients.size(), 3u);
+
+namespace {
+
+// Runs `attempt` on a thread of its own. Should it wait on the FIFO at `fifo` (a
+// regression), a writer comes and goes every second to release it, so that the test fails
+// instead of hanging. Returns false when it had to.
+template <class Attempt>
+bool finishes_without_waiting_on(const fs::path& fifo, Attempt attempt) {
+  auto done = std::async(std::launch::async, std::move(attempt));
+  if (done.wait_for(std::chrono::seconds(10)) == std::future_status::ready) {
+    done.get();
+    return true;
+  }
+  do {
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  } while (done.wait_for(std::chrono::seconds(1)) != std::future_status::ready);
+  done.get();
+  return false;
+}
+
+// What `attempt` threw as invalid_input: its field and text; empty when it did not throw.
+template <class Attempt>
+std::pair<std::string, std::string> refusal(Attempt attempt) {
+  try {
+    attempt();
+  } catch (const invalid_input& e) {
+    return {e.field(), e.what()};
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_F(RenderedMessage, APipeIsRefusedNamingThePathAndNeverOpened) {
+  const fs::path fifo = dir_ / "compte-rendu.pdf";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string says = "\"" + fifo.string() +
+                           "\" is a pipe, not a file: save it to a file first, then attach "
+                           "that file";
+
+  // No writer: an open() for reading would wait for ever.
+  std::vector<std::pair<std::string, std::string>> refusals;
+  EXPECT_TRUE(finishes_without_waiting_on(fifo, [&] {
+    refusals.push_back(refusal([&] { (void)attachment::from_file(fifo); }));
+    message m = basic_message();
+    refusals.push_back(refusal([&] { m.attach({fifo, "", ""}); }));
+    refusals.push_back(refusal([&] { m.add_inline({fifo, "logo.png", ""}); }));
+  }));
+  ASSERT_EQ(refusals.size(), 3u);
+  EXPECT_EQ(refusals[0].first, "attachment");
+  EXPECT_EQ(refusals[1].first, "attachment");
+  EXPECT_EQ(refusals[2].first, "inline");
+  for (const auto& [field, what] : refusals) EXPECT_NE(what.find(says), std::string::npos) << what;
+
+  // A writer with data waiting: nothing of it is taken.
+  const int fd = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "%PDF-1.4", 8), 8);
+  message m = basic_message();
+  EXPECT_NE(refusal([&] { m.attach(attachment::from_file(fifo)); }).second.find(says),
+            std::string::npos);
+  char buffer[16];
+  EXPECT_EQ(::read(fd, buffer, sizeof buffer), 8);
+  ::close(fd);
+}
+
+TEST_F(RenderedMessage, AFileThatBecomesAPipeBeforeItIsReadIsRefused) {
+  const fs::path path = write("compte-rendu.pdf", "%PDF-1.4");
+  const std::string says = "\"" + path.string() + "\" is a pipe, not a file";
+  message m = basic_message();
+  m.attach(attachment::from_file(path)).attach(attachment::from_file(write("note.txt", "é")));
+  envoi::rendered_message stream = m.render_stream();
+
+  // Rendering looks at the path again, and so does the stream when it opens the file.
+  fs::remove(path);
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  std::pair<std::string, std::string> at_render, at_next;
+  EXPECT_TRUE(finishes_without_waiting_on(path, [&] {
+    at_render = refusal([&] { (void)m.render(); });
+    at_next = refusal([&] {
+      for (std::string chunk; stream.next(chunk); chunk.clear()) {
+      }
+    });
+  }));
+  EXPECT_NE(at_render.second.find(says), std::string::npos) << at_render.second;
+  EXPECT_NE(at_next.second.find(says), std::string::npos) << at_next.second;
+}
+
+TEST_F(RenderedMessage, ADeviceASocketOrAFolderIsRefusedNamingThePath) {
+  const fs::path socket_path = dir_ / "agenda.sock";
+  const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(s, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path.c_str());
+  ASSERT_EQ(::bind(s, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+
+  const std::pair<fs::path, std::string> cases[] = {
+      {"/dev/null", "\"/dev/null\" is a device, not a file: attach a file saved on disk"},
+      {"/dev/zero", "\"/dev/zero\" is a device, not a file"},
+      {socket_path, "\"" + socket_path.string() + "\" is a socket, not a file"},
+      {dir_, "\"" + dir_.string() + "\" is a folder, not a file"},
+  };
+  for (const auto& [path, says] : cases) {
+    message m = basic_message();
+    for (const auto& [field, what] :
+         {refusal([&] { (void)attachment::from_file(path); }), refusal([&] {
+            m.attach({path, "", ""});
+          }),
+          refusal([&] {
+            m.attach({path, "vide.pdf", "application/pdf"});
+          })}) {
+      EXPECT_EQ(field, "attachment") << path;
+      EXPECT_NE(what.find(says), std::string::npos) << what;
+    }
+    EXPECT_TRUE(m.attachments().empty());
+  }
+  ::close(s);
 }
