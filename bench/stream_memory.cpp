@@ -1,8 +1,10 @@
 // Peak memory of sending a message with a 25 MB attachment: the message is rendered as a
 // stream into one end of a socket pair while a thread drains the other end, and the
-// process's peak resident size is compared with its size before rendering.
+// process's peak resident size is compared with its size before rendering. With `csv`, the
+// attachment is a UTF-8 CSV file, which rendering reads through once more to find its
+// charset before the message is streamed.
 //
-//   envoi_stream_memory [ATTACHMENT_MB]     prints the figures; exits 1 over 4 MiB
+//   envoi_stream_memory [ATTACHMENT_MB] [csv]     prints the figures; exits 1 over 4 MiB
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,12 +39,19 @@ long peak_kib() {
 
 int main(int argc, char** argv) {
   const long megabytes = argc > 1 ? std::atol(argv[1]) : 25;
+  const bool csv = argc > 2 && std::string(argv[2]) == "csv";
   const auto path = std::filesystem::temp_directory_path() /
-                    ("envoi-memory-" + std::to_string(::getpid()) + ".pdf");
+                    ("envoi-memory-" + std::to_string(::getpid()) + (csv ? ".csv" : ".pdf"));
   {
     std::ofstream out(path, std::ios::binary);
     std::string block(1 << 20, '\0');
-    for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>(i * 31 % 251);
+    if (csv) {
+      // Rows of 32 octets, é and its two octets included: 32,768 to the MiB.
+      const std::string row = "Dupont;Médor;2026-12-08;14h30\r\n";
+      for (std::size_t i = 0; i < block.size(); ++i) block[i] = row[i % row.size()];
+    } else {
+      for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>(i * 31 % 251);
+    }
     for (long i = 0; i < megabytes; ++i) out << block;
   }
 
@@ -51,7 +60,8 @@ int main(int argc, char** argv) {
       .add_to(envoi::mailbox("Dupont, Hélène", "helene@example.test"))
       .subject("Relevé de l'été")
       .text("Bonjour,\nVeuillez trouver ci-joint le relevé.\n")
-      .attach(envoi::attachment::from_file(path, "relevé été 2026 – Médor.pdf"));
+      .attach(envoi::attachment::from_file(
+          path, csv ? "rendez-vous été 2026.csv" : "relevé été 2026 – Médor.pdf"));
 
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return 2;

@@ -127,17 +127,70 @@ std::string media_type_for(const std::filesystem::path& name) {
   return "application/octet-stream";
 }
 
-// RFC 2045 5.1: type "/" subtype, both tokens.
-bool is_media_type(std::string_view s) {
-  const auto is_token = [](std::string_view t) {
-    return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) {
-      return c > 0x20 && c < 0x7F &&
-             std::string_view("()<>@,;:\\\"/[]?=").find(c) == std::string_view::npos;
+// RFC 2045 5.1: a token is printable ASCII but space and tspecials.
+bool is_token_char(char c) noexcept {
+  return c > 0x20 && c < 0x7F &&
+         std::string_view("()<>@,;:\\\"/[]?=").find(c) == std::string_view::npos;
+}
+
+// A media type split for writing: "text/csv" and its parameters, each attribute (in
+// lower case) with its value as given, a token or a quoted-string.
+struct media_type {
+  std::string type;
+  std::vector<std::pair<std::string, std::string>> parameters;
+
+  // Whether a parameter named `attribute` is present, in any of its RFC 2231 forms
+  // (charset*, charset*0*).
+  bool has(std::string_view attribute) const {
+    return std::any_of(parameters.begin(), parameters.end(), [&](const auto& p) {
+      return std::string_view(p.first).substr(0, p.first.find('*')) == attribute;
     });
+  }
+  bool is_text() const { return mime::ascii_lower(type).starts_with("text/"); }
+};
+
+// RFC 2045 5.1: type "/" subtype *(";" attribute "=" value), white space allowed around
+// the semicolons. Comments are not taken. Nothing when `s` is not of that form.
+std::optional<media_type> parse_media_type(std::string_view s) {
+  std::size_t i = 0;
+  const auto skip_space = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   };
-  const std::size_t slash = s.find('/');
-  return slash != std::string_view::npos && is_token(s.substr(0, slash)) &&
-         is_token(s.substr(slash + 1));
+  const auto token = [&] {
+    const std::size_t start = i;
+    while (i < s.size() && is_token_char(s[i])) ++i;
+    return s.substr(start, i - start);
+  };
+
+  media_type out;
+  skip_space();
+  const std::string_view type = token();
+  if (type.empty() || i == s.size() || s[i] != '/') return std::nullopt;
+  ++i;
+  const std::string_view subtype = token();
+  if (subtype.empty()) return std::nullopt;
+  out.type = std::string(type) + "/" + std::string(subtype);
+  for (skip_space(); i < s.size(); skip_space()) {
+    if (s[i] != ';') return std::nullopt;
+    ++i;
+    skip_space();
+    const std::string_view attribute = token();
+    if (attribute.empty() || i == s.size() || s[i] != '=') return std::nullopt;
+    const std::size_t start = ++i;
+    if (i < s.size() && s[i] == '"') {
+      // A quoted-string of printable ASCII, with quoted-pairs.
+      for (++i; i < s.size() && s[i] != '"'; ++i) {
+        if (s[i] == '\\') ++i;
+        if (i == s.size() || s[i] < 0x20 || s[i] > 0x7E) return std::nullopt;
+      }
+      if (i == s.size()) return std::nullopt;
+      ++i;
+    } else if (token().empty()) {
+      return std::nullopt;
+    }
+    out.parameters.emplace_back(mime::ascii_lower(attribute), s.substr(start, i - start));
+  }
+  return out;
 }
 
 std::string attachment_name(const attachment& a) {
@@ -172,23 +225,27 @@ std::string address_field(std::string_view name, const std::vector<mailbox>& lis
 }
 
 // Content-Type, Content-Transfer-Encoding, Content-ID and Content-Disposition of an
-// attachment or inline image. The file name goes in both forms: RFC 2231 `filename*` is
-// the standard, the RFC 2047 `name=` is what Outlook and several webmails read instead.
-std::string attachment_headers(const attachment& a, bool is_inline, bool legacy_name) {
+// attachment or inline image of media type `type`. The file name goes in both forms: RFC
+// 2231 `filename*` is the standard, the RFC 2047 `name=` is what Outlook and several
+// webmails read instead.
+std::string attachment_headers(const attachment& a, const media_type& type, bool is_inline,
+                               bool legacy_name) {
   const std::string name = attachment_name(a);
-  const std::string type = a.media_type.empty() ? media_type_for(name) : a.media_type;
   const bool simple = is_simple_file_name(name);
+  const bool named = simple || legacy_name;
 
   mime::header_folder content_type("Content-Type");
+  content_type.add(type.type + (named || !type.parameters.empty() ? ";" : ""));
+  for (std::size_t i = 0; i < type.parameters.size(); ++i) {
+    const auto& [attribute, value] = type.parameters[i];
+    content_type.add(attribute + "=" + value +
+                     (named || i + 1 < type.parameters.size() ? ";" : ""));
+  }
   if (simple) {
-    content_type.add(type + ";");
     content_type.add(mime::quoted_parameter("name", name));
   } else if (legacy_name) {
-    content_type.add(type + ";");
     for (const std::string& piece : mime::encoded_word_parameter("name", name))
       content_type.add(piece);
-  } else {
-    content_type.add(type);
   }
 
   mime::header_folder disposition("Content-Disposition");
@@ -252,10 +309,11 @@ std::string checked_message_id(std::string id, const char* field) {
 }
 
 // A file attachment must be a regular file: its size is announced before it is read, and
-// it is read twice when the message is signed. A pipe holds neither a size nor its data
-// for a second reading; opening a FIFO waits for a writer, and a device may never end.
-// The path's type comes from stat(), which opens nothing. A path that cannot be looked at
-// yet (missing) is left to rendering, which says why.
+// it is read twice when the message is signed or its text examined for a charset. A pipe
+// holds neither a size nor its data for a second reading; opening a FIFO waits for a
+// writer, and a device may never end. The path's type comes from stat(), which opens
+// nothing. A path that cannot be looked at yet (missing) is left to rendering, which says
+// why.
 void check_file_kind(const std::filesystem::path& path, const char* field) {
   using std::filesystem::file_type;
   std::error_code ec;
@@ -278,8 +336,16 @@ void check_attachment(const attachment& a, const char* field) {
   if (mime::has_cr_lf_or_nul(name))
     throw invalid_input(field, "the file name contains a line break or a NUL character");
   if (!mime::is_valid_utf8(name)) throw invalid_input(field, "the file name is not valid UTF-8");
-  if (!a.media_type.empty() && !is_media_type(a.media_type))
-    throw invalid_input(field, "media type \"" + a.media_type + "\" is not type/subtype");
+  if (!a.media_type.empty()) {
+    const std::optional<media_type> type = parse_media_type(a.media_type);
+    if (!type)
+      throw invalid_input(field, "media type \"" + a.media_type +
+                                     "\" is not type/subtype with optional ; attribute=value");
+    // envoi writes the name itself, from file_name.
+    if (type->has("name"))
+      throw invalid_input(field, "media type \"" + a.media_type +
+                                     "\" has a name parameter; give the name as file_name");
+  }
 }
 
 // RFC 5545 3.3.11: TEXT holds no control character but tab; line ends are escaped.
@@ -377,13 +443,50 @@ opened_file open_attachment(const std::filesystem::path& path) {
   return out;
 }
 
+// Feeds `file` to `sniffer` until its end, or until the answer is settled, a chunk at a
+// time: a large text file costs a second reading, never its size in memory.
+void examine(std::FILE* file, mime::charset_sniffer& sniffer, const std::filesystem::path& path) {
+  std::vector<char> buffer(rendered_message::max_chunk);
+  while (!sniffer.settled()) {
+    const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), file);
+    sniffer.add(std::string_view(buffer.data(), n));
+    if (n < buffer.size()) break;
+  }
+  if (std::ferror(file))
+    throw std::system_error(errno, std::generic_category(),
+                            "cannot read attachment " + path.string());
+}
+
+// The part of an attachment or inline image. A file is opened to learn its size, so that
+// the message's size is known before a byte of it is sent. RFC 2046 4.1.2: text without a
+// charset parameter is read as US-ASCII, so a text attachment whose caller named no
+// charset has its bytes examined for the one to state (see attachment::media_type).
 part binary_part(const attachment& a, bool is_inline, bool legacy_name) {
+  media_type type;
+  if (a.media_type.empty()) {
+    type.type = media_type_for(attachment_name(a));
+  } else if (auto given = parse_media_type(a.media_type)) {
+    type = std::move(*given);
+  } else {
+    throw invalid_input("attachment", "media type \"" + a.media_type + "\" is not type/subtype");
+  }
+  const bool wants_charset = type.is_text() && !type.has("charset");
+
   part p;
-  p.headers = attachment_headers(a, is_inline, legacy_name);
   p.binary = &a;
-  // A file is opened to learn its size, so that the message's size is known before a byte
-  // of it is sent.
-  p.binary_size = a.data ? a.data->size() : open_attachment(a.path).size;
+  mime::charset_sniffer sniffer;
+  if (a.data) {
+    p.binary_size = a.data->size();
+    if (wants_charset) sniffer.add(*a.data);
+  } else {
+    const opened_file f = open_attachment(a.path);
+    p.binary_size = f.size;
+    if (wants_charset) examine(f.file.get(), sniffer, a.path);
+  }
+  if (const std::string_view charset = mime::charset_parameter(sniffer.result());
+      wants_charset && !charset.empty())
+    type.parameters.insert(type.parameters.begin(), {"charset", std::string(charset)});
+  p.headers = attachment_headers(a, type, is_inline, legacy_name);
   return p;
 }
 

@@ -23,13 +23,32 @@ struct attachment {
   /// The file to send; unused when `data` is set. It must be a regular file: a pipe (a
   /// FIFO, or `<(command)` in a shell), a device such as /dev/null, a socket or a folder is
   /// refused with invalid_input naming the path and what it is. A pipe has no size to
-  /// announce before sending and cannot be read twice (signing reads a file twice), and
-  /// opening a FIFO waits for a writer, so none is opened.
+  /// announce before sending and cannot be read twice (signing and the charset examination
+  /// below read a file twice), and opening a FIFO waits for a writer, so none is opened.
   std::filesystem::path path;
   /// The name the recipient sees (UTF-8); the file's own name when empty. Required for
   /// an attachment made from memory.
   std::string file_name;
-  /// The media type, e.g. "application/pdf"; derived from the name's extension when empty.
+  /// The media type, e.g. "application/pdf", with parameters if need be
+  /// ("text/csv; charset=windows-1252"); derived from the name's extension when empty. A
+  /// `name` parameter is refused: envoi writes it from the file name.
+  ///
+  /// Text (text/*, given or derived from .txt, .csv, .html, .ics) without a charset
+  /// parameter gets the one its bytes show; a file is read through for it when the message
+  /// is rendered, a chunk at a time, before its headers are written. A charset given here
+  /// is never replaced, and the bytes are sent unchanged whatever the label.
+  /// - Only ASCII: no parameter; RFC 2046 4.1.2 makes US-ASCII the default.
+  /// - Well-formed UTF-8: `charset=utf-8`.
+  /// - Otherwise, when every octet is one that Windows-1252 text holds (no NUL, no control
+  ///   character but tab, line ends and form feed, none of the unassigned 0x81, 0x8D, 0x8F,
+  ///   0x90, 0x9D): `charset=windows-1252`. Text that is not UTF-8 from a French or Western
+  ///   European machine is Windows-1252 in practice (Excel's CSV export, Notepad's "ANSI"),
+  ///   and Latin-1 text reads the same in it (they differ in control codes only). The
+  ///   octets cannot prove it, though: text in ISO-8859-15 (€ at 0xA4) or a DOS code page
+  ///   (CP850, é at 0x82) passes this test too and is shown with wrong letters. Name the
+  ///   charset here when the source is known.
+  /// - Otherwise no parameter, since nothing true can be said: UTF-16 (its ASCII letters
+  ///   hold NUL octets), text with control characters, binary data under a text name.
   std::string media_type;
   /// The attachment's bytes when it is made in memory; the file at `path` otherwise.
   std::optional<std::string> data;
@@ -165,7 +184,7 @@ class rendered_message {
   ~rendered_message();
 
   /// The exact number of octets of the whole message (before dot-stuffing), known before
-  /// any attachment is read: file attachments count from their size on disk.
+  /// any attachment is handed out: file attachments count from their size on disk.
   std::uint64_t size() const noexcept;
 
   /// Appends the next chunk (at most 64 KiB) to `out` and returns true; returns false,
@@ -271,9 +290,10 @@ class message {
   envelope make_envelope() const;
 
   /// Starts rendering: encodes the headers and text parts and measures the attachments,
-  /// without reading them. The MIME structure follows what is present: a single part when
-  /// it can be, multipart/alternative for text and HTML (and an invitation),
-  /// multipart/related around HTML with inline images, multipart/mixed for attachments.
+  /// reading only text files whose charset is to be found (see attachment::media_type).
+  /// The MIME structure follows what is present: a single part when it can be,
+  /// multipart/alternative for text and HTML (and an invitation), multipart/related around
+  /// HTML with inline images, multipart/mixed for attachments.
   /// Throws invalid_input when From or every recipient is missing or an attachment's path
   /// no longer names a regular file, and std::system_error naming the path when an
   /// attachment file cannot be opened or read.

@@ -167,6 +167,92 @@ bool is_valid_utf8(std::string_view s) noexcept {
   return true;
 }
 
+namespace {
+
+// How many octets a UTF-8 character starting with `lead` has; 1 for ASCII and for octets
+// that start no character, which is_valid_utf8 then refuses.
+std::size_t utf8_length(unsigned char lead) noexcept {
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  return 1;
+}
+
+// The length of `s` without a last character whose octets do not all fit in it.
+std::size_t whole_characters(std::string_view s) noexcept {
+  for (std::size_t k = 1; k <= std::min<std::size_t>(3, s.size()); ++k) {
+    const auto c = static_cast<unsigned char>(s[s.size() - k]);
+    if ((c & 0xC0) == 0x80) continue;
+    return utf8_length(c) > k ? s.size() - k : s.size();
+  }
+  return s.size();
+}
+
+// The octets Windows-1252 text holds: printable ASCII, tab, LF, FF, CR, and 0x80 to 0xFF
+// but the five it leaves unassigned (0x81, 0x8D, 0x8F, 0x90, 0x9D).
+constexpr std::array<bool, 256> windows_1252_text = [] {
+  std::array<bool, 256> t{};
+  for (std::size_t c = 0x20; c < 0x7F; ++c) t[c] = true;
+  for (std::size_t c = 0x80; c <= 0xFF; ++c) t[c] = true;
+  for (const std::size_t c : {0x09, 0x0A, 0x0C, 0x0D}) t[c] = true;
+  for (const std::size_t c : {0x81, 0x8D, 0x8F, 0x90, 0x9D}) t[c] = false;
+  return t;
+}();
+
+}  // namespace
+
+void charset_sniffer::add(std::string_view s) {
+  if (windows_1252_ || ascii_) {
+    unsigned char high = 0;
+    bool text = true;
+    for (const char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      high |= c;
+      text &= windows_1252_text[c];
+    }
+    ascii_ = ascii_ && high < 0x80;
+    windows_1252_ = windows_1252_ && text;
+  }
+  if (!utf8_) return;
+
+  // First the character that the last piece cut off, then the whole characters of this
+  // one; what it cuts off waits for the next.
+  if (!carry_.empty()) {
+    const std::size_t need = utf8_length(static_cast<unsigned char>(carry_[0])) - carry_.size();
+    const std::size_t n = std::min(need, s.size());
+    carry_.append(s.substr(0, n));
+    s.remove_prefix(n);
+    if (n < need) return;
+    utf8_ = is_valid_utf8(carry_);
+    carry_.clear();
+    if (!utf8_) return;
+  }
+  const std::size_t whole = whole_characters(s);
+  utf8_ = is_valid_utf8(s.substr(0, whole));
+  carry_.assign(s.substr(whole));
+}
+
+text_charset charset_sniffer::result() const noexcept {
+  if (ascii_) return text_charset::ascii;
+  // A character still cut off when the bytes end is a truncated sequence.
+  if (utf8_ && carry_.empty()) return text_charset::utf8;
+  if (windows_1252_) return text_charset::windows_1252;
+  return text_charset::unknown;
+}
+
+std::string_view charset_parameter(text_charset c) noexcept {
+  switch (c) {
+    case text_charset::utf8:
+      return "utf-8";
+    case text_charset::windows_1252:
+      return "windows-1252";
+    case text_charset::ascii:
+    case text_charset::unknown:
+      break;
+  }
+  return {};
+}
+
 bool is_ascii(std::string_view s) noexcept {
   // OR-ing the octets has no branch on the data, so the compiler vectorises it.
   unsigned char high = 0;

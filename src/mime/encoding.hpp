@@ -24,6 +24,42 @@ inline constexpr std::size_t max_line = 998;
 /// U+10FFFF).
 bool is_valid_utf8(std::string_view s) noexcept;
 
+/// The character set that a text attachment's bytes show.
+enum class text_charset {
+  /// Every octet is below 0x80: US-ASCII, what MIME assumes of text without a charset
+  /// parameter (RFC 2046 4.1.2).
+  ascii,
+  /// Well-formed UTF-8 with some character beyond ASCII.
+  utf8,
+  /// Not UTF-8, but octets Windows-1252 text can hold: no NUL, no control character but
+  /// tab, line ends and form feed, none of the five octets Windows-1252 leaves unassigned.
+  windows_1252,
+  /// Neither: UTF-16 (whose ASCII characters hold NUL octets), binary data under a text
+  /// name, or text with control characters.
+  unknown,
+};
+
+/// Tells the text_charset of bytes given in pieces of any size, so that a file is examined
+/// in chunks; a UTF-8 character may be split between pieces.
+class charset_sniffer {
+ public:
+  void add(std::string_view bytes);
+  /// True once no further bytes can change the answer, which is then `unknown`.
+  bool settled() const noexcept { return !utf8_ && !windows_1252_; }
+  text_charset result() const noexcept;
+
+ private:
+  // The start of a UTF-8 character cut off at the end of the last piece.
+  std::string carry_;
+  bool ascii_ = true;
+  bool utf8_ = true;
+  bool windows_1252_ = true;
+};
+
+/// The value of a charset parameter that states `c`: "utf-8" or "windows-1252"; empty for
+/// ascii (the default needs none) and unknown (nothing true can be said).
+std::string_view charset_parameter(text_charset c) noexcept;
+
 /// True when every byte is below 0x80.
 bool is_ascii(std::string_view s) noexcept;
 

@@ -444,6 +444,14 @@ def main():
           in r.stderr.decode(), f"a pipe attached: exit {r.returncode}: {r.stderr.decode()}")
     check(os.read(read_end, 2000) == PDF.read_bytes()[:1000], "the attached pipe was read")
     os.close(read_end)
+    # A UTF-8 CSV says so, and reads back with its accents.
+    csv = config.with_name("export patients.csv")
+    csv.write_text("nom;animal\nDupont;Médor\n", encoding="utf-8")
+    r = envoi(*base, "--to", "a@example.test", "--attach", str(csv), "--dry-run", stdin=body)
+    parts = list(BytesParser(policy=email.policy.default).parsebytes(r.stdout).iter_attachments())
+    texts = [p.get_content() for p in parts]
+    check(r.returncode == 0 and texts == ["nom;animal\nDupont;Médor\n"],
+          f"a UTF-8 CSV: exit {r.returncode}: {texts!r} {r.stderr.decode()}")
     usage_error(["--to", "a@example.test", "--html", "/nonexistent/lettre.html"],
                 "--html: \"/nonexistent/lettre.html\" does not exist", "a missing HTML file")
     r = envoi("send", "--config", "/nonexistent/envoi.toml", "--to", "a@example.test",

@@ -1101,6 +1101,133 @@ TEST(Envelope, HoldsEachRecipientOnceWhateverTheDomainsCase) {
   // The part before the @ may differ by case alone at some servers: kept apart.
   EXPECT_TRUE(e.add_recipient("Helene@example.test"));
   EXPECT_EQ(e.recipients.size(), 3u);
+}
+
+TEST_F(RenderedMessage, TextAttachmentsGetTheCharsetTheirBytesShow) {
+  using namespace std::string_literals;
+  // The bytes, and what Content-Type says between the type and the name.
+  const std::pair<std::string, std::string> cases[] = {
+      {"nom;animal\nDupont;Medor\n", ""},
+      {"nom;animal\nDupont;Médor\n", " charset=utf-8;"},
+      // Excel's CSV export on a French Windows.
+      {"nom;animal\r\nL\xE9o;Rex\r\n", " charset=windows-1252;"},
+      // UTF-16 (Excel's "Unicode text"): no charset rather than a wrong one.
+      {"\xFF\xFEn\0o\0m\0"s, ""},
+  };
+  for (const auto& [bytes, parameters] : cases) {
+    message m = basic_message();
+    m.attach(attachment::from_file(write("export patients.csv", bytes)))
+        .attach(attachment::from_memory(bytes, "note à lire.txt"))
+        .attach(attachment::from_memory(bytes, "lettre.html"))
+        .attach(attachment::from_memory(bytes, "export.dat", "text/plain"))
+        .attach(attachment::from_memory(bytes, "scan.pdf"));
+    m.add_inline(attachment::from_file(write("invitation.ics", bytes)));
+    const std::string rendered = m.render();
+    // Content-Type folds where it must; compared unfolded.
+    const std::string unfolded = std::regex_replace(rendered, std::regex("\r\n "), " ");
+    const std::string shown = ::testing::PrintToString(bytes);
+    for (const std::string& type : std::vector<std::string>{
+             "text/csv;" + parameters + " name=\"export patients.csv\"\r\n",
+             "text/plain;" + parameters + " name=\"=?utf-8?Q?note_=C3=A0_lire=2Etxt?=\"\r\n",
+             "text/html;" + parameters + " name=\"lettre.html\"\r\n",
+             "text/plain;" + parameters + " name=\"export.dat\"\r\n",
+             std::string("application/pdf; name=\"scan.pdf\"\r\n"),
+             "text/calendar;" + parameters + " name=\"invitation.ics\"\r\n"})
+      EXPECT_NE(unfolded.find("Content-Type: " + type), std::string::npos)
+          << shown << ": no Content-Type: " << type << "\n"
+          << rendered;
+    EXPECT_EQ(m.render_stream().size(), rendered.size()) << shown;
+  }
+}
+
+TEST_F(RenderedMessage, TheWholeTextFileIsExaminedAChunkAtATime) {
+  // A character split between two chunks of the file, and an octet past any prefix a
+  // quick look would take.
+  std::string split(envoi::rendered_message::max_chunk - 1, 'a');
+  split += "é" + std::string(200000, 'b');
+  std::string late(300000, 'a');
+  late += "M\xE9o\r\n";
+  message m = basic_message();
+  m.attach(attachment::from_file(write("split.txt", split)))
+      .attach(attachment::from_file(write("late.csv", late)));
+  const std::string rendered = m.render();
+  EXPECT_NE(rendered.find("Content-Type: text/plain; charset=utf-8; name=\"split.txt\"\r\n"),
+            std::string::npos);
+  EXPECT_NE(rendered.find("Content-Type: text/csv; charset=windows-1252; name=\"late.csv\"\r\n"),
+            std::string::npos);
+  EXPECT_EQ(m.render_stream().size(), rendered.size());
+}
+
+TEST_F(RenderedMessage, ACharsetTheCallerGaveIsKept) {
+  const std::string utf8 = "nom;animal\nDupont;Médor\n";
+  message m = basic_message();
+  m.attach(attachment::from_memory(utf8, "a.txt", "text/plain; charset=iso-8859-15"))
+      .attach(attachment::from_file(write("b.csv", utf8), "", "Text/CSV;Charset=\"UTF-8\""))
+      .attach(attachment::from_memory("L\xE9o", "c.txt", "text/plain"))
+      .attach(attachment::from_memory(utf8, "d.txt", "text/plain; format=flowed"))
+      .attach(attachment::from_memory(utf8, "e.txt", "text/plain; charset*=utf-8''x"));
+  const std::string rendered = m.render();
+  for (const char* type : {"text/plain; charset=iso-8859-15; name=\"a.txt\"\r\n",
+                           "Text/CSV; charset=\"UTF-8\"; name=\"b.csv\"\r\n",
+                           "text/plain; charset=windows-1252; name=\"c.txt\"\r\n",
+                           "text/plain; charset=utf-8; format=flowed; name=\"d.txt\"\r\n",
+                           "text/plain; charset*=utf-8''x; name=\"e.txt\"\r\n"})
+    EXPECT_NE(rendered.find(std::string("Content-Type: ") + type), std::string::npos)
+        << type << "\n"
+        << rendered;
+}
+
+TEST(Message, MediaTypeMayCarryParametersButNotTheName) {
+  message m = basic_message();
+  for (const char* type : {"text/csv; charset=windows-1252", "text/plain;charset=\"utf-8\"",
+                           "text/plain ; charset=utf-8 ; format=flowed",
+                           "application/octet-stream; type=\"a;b\\\"c\""})
+    EXPECT_NO_THROW(m.attach(attachment::from_memory("x", "a.txt", type))) << type;
+  for (const char* type :
+       {"text/plain;", "text/plain; charset", "text/plain; charset=", "text/plain; charset=a b",
+        "text/plain charset=utf-8", "text/plain; charset=\"utf-8", "text/plain; charset=\"é\"",
+        "text/plain; charset=\"a\tb\""}) {
+    try {
+      m.attach(attachment::from_memory("x", "a.txt", type));
+      ADD_FAILURE() << "accepted " << type;
+    } catch (const invalid_input& e) {
+      EXPECT_NE(std::string(e.what()).find("is not type/subtype"), std::string::npos) << e.what();
+    }
+  }
+  for (const char* type : {"text/plain; name=a.txt", "text/plain; NAME*=utf-8''a.txt"}) {
+    try {
+      m.attach(attachment::from_memory("x", "a.txt", type));
+      ADD_FAILURE() << "accepted " << type;
+    } catch (const invalid_input& e) {
+      EXPECT_NE(std::string(e.what()).find("has a name parameter; give the name as file_name"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(m.attachments().size(), 4u);
+}
+
+TEST_F(RenderedMessage, PythonReadsAccentedTextAttachmentsBackAsText) {
+  const std::string csv = "nom;animal\nDupont;Médor\n";
+  const std::string note = "Rendez-vous le 8 décembre\n";
+  // Excel's CSV export on a French Windows: é and € in Windows-1252.
+  const std::string excel = "nom;animal\r\nL\xE9o;Rex \x80\r\n";
+  message m = basic_message();
+  m.attach(attachment::from_file(write("export patients.csv", csv)))
+      .attach(attachment::from_memory(note, "note à lire.txt"))
+      .attach(attachment::from_file(write("export excel.csv", excel)));
+  const std::string rendered = check_round_trip(m);
+  const auto text_attachment = [](const std::string& type, const std::string& text) {
+    return "{\"type\": " + envoi::test::json_string(type) +
+           ", \"text\": " + envoi::test::json_string(text) +
+           ", \"cte\": \"base64\", \"disposition\": \"attachment\"}";
+  };
+  check_tree(rendered,
+             multipart_json("mixed",
+                            {text_json("text/plain", m.text(), "7bit"),
+                             text_attachment("text/csv", csv), text_attachment("text/plain", note),
+                             text_attachment("text/csv", "nom;animal\nLéo;Rex €\n")}));
+}
 
 namespace {
 

@@ -241,6 +241,67 @@ TEST(Mime, Utf8ValidationRefusesMalformedSequences) {
   EXPECT_FALSE(mime::is_valid_utf8("\xE9t\xE9"));         // Latin-1
 }
 
+namespace {
+
+// The charset of `bytes` given to a sniffer in pieces of `piece` octets.
+mime::text_charset sniffed(std::string_view bytes, std::size_t piece) {
+  mime::charset_sniffer sniffer;
+  for (std::size_t i = 0; i < bytes.size(); i += piece) sniffer.add(bytes.substr(i, piece));
+  return sniffer.result();
+}
+
+}  // namespace
+
+TEST(Mime, CharsetSnifferTellsAsciiUtf8Windows1252AndUnknownWhateverThePieces) {
+  using mime::text_charset;
+  using namespace std::string_literals;
+  const std::pair<std::string, text_charset> cases[] = {
+      {"", text_charset::ascii},
+      {"nom;animal\r\nDupont;Medor\r\n", text_charset::ascii},
+      {"nom;animal\nDupont;Médor\n", text_charset::utf8},
+      // Excel's "CSV UTF-8" starts with a byte-order mark.
+      {"\xEF\xBB\xBFnom;animal\nDupont;Médor\n", text_charset::utf8},
+      {"2 € 🐾 Hélène", text_charset::utf8},
+      // NUL is a character of UTF-8 like any other.
+      {"Médor\0"s, text_charset::utf8},
+      // Excel's plain CSV on a French Windows: é, ’, €, œ.
+      {"nom;animal\r\nL\xE9o;Rex\r\n", text_charset::windows_1252},
+      {"l\x92\xE9t\xE9 \x80 \x9Cuf", text_charset::windows_1252},
+      // UTF-8 cut short, and an overlong form, are not UTF-8.
+      {"Hélène\xC3", text_charset::windows_1252},
+      {"\xC0\xAF", text_charset::windows_1252},
+      // UTF-16LE with its byte-order mark; an octet Windows-1252 leaves unassigned; a PNG.
+      {"\xFF\xFEn\0o\0m\0\xE9\0"s, text_charset::unknown},
+      {"L\xE9\x81o", text_charset::unknown},
+      {"\x89PNG\r\n\x1A\n\xE9", text_charset::unknown},
+  };
+  for (const auto& [bytes, want] : cases) {
+    for (std::size_t piece = 1; piece <= bytes.size() + 1; ++piece)
+      EXPECT_EQ(sniffed(bytes, piece), want) << ::testing::PrintToString(bytes) << " by " << piece;
+  }
+  EXPECT_EQ(mime::charset_parameter(text_charset::ascii), "");
+  EXPECT_EQ(mime::charset_parameter(text_charset::utf8), "utf-8");
+  EXPECT_EQ(mime::charset_parameter(text_charset::windows_1252), "windows-1252");
+  EXPECT_EQ(mime::charset_parameter(text_charset::unknown), "");
+}
+
+TEST(Mime, CharsetSnifferFindsALateOctetAndSettlesOnlyWhenNothingCanChange) {
+  const std::string ascii(200000, 'a');
+  mime::charset_sniffer sniffer;
+  sniffer.add(ascii);
+  sniffer.add("\xE9");
+  EXPECT_FALSE(sniffer.settled());
+  EXPECT_EQ(sniffer.result(), mime::text_charset::windows_1252);
+  // E9 81 could still start a UTF-8 character; not once "z" follows.
+  sniffer.add("\x81");
+  EXPECT_FALSE(sniffer.settled());
+  sniffer.add("z");
+  EXPECT_TRUE(sniffer.settled());
+  EXPECT_EQ(sniffer.result(), mime::text_charset::unknown);
+  sniffer.add("é");
+  EXPECT_EQ(sniffer.result(), mime::text_charset::unknown);
+}
+
 TEST(Mime, EveryKindOfLineEndBecomesCrlf) {
   EXPECT_EQ(mime::to_crlf("Ligne 1\nLigne 2\rLigne 3\r\nLigne 4"),
             "Ligne 1\r\nLigne 2\r\nLigne 3\r\nLigne 4");
