@@ -429,11 +429,12 @@ def main():
     fifo = config.with_name("export.pdf")
     os.mkfifo(fifo)
     usage_error(["--to", "a@example.test", "--attach", str(fifo)],
-                f'"{fifo}" is a pipe, not a file: save it to a file first, then attach that file',
+                f'--attach: "{fifo}" is a pipe, not a file: save it to a file first, then '
+                'attach that file',
                 "a FIFO attached")
     fifo.unlink()
     usage_error(["--to", "a@example.test", "--attach", "/dev/null"],
-                '"/dev/null" is a device, not a file', "/dev/null attached")
+                '--attach: "/dev/null" is a device, not a file', "/dev/null attached")
     read_end, write_end = os.pipe()
     os.write(write_end, PDF.read_bytes()[:1000])
     os.close(write_end)

@@ -183,7 +183,12 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
     if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0)
       throw envoi::invalid_input("--attach",
                                  path + ": is empty (0 bytes); was the document saved?");
-    m.attach(envoi::attachment::from_file(path));
+    try {
+      m.attach(envoi::attachment::from_file(path));
+    } catch (const envoi::invalid_input& e) {
+      // A pipe or a device: the library says what it is; here the option is the field.
+      throw envoi::invalid_input("--attach", e.reason());
+    }
   }
   return m;
 }
