@@ -9,7 +9,6 @@ Run by ctest with ENVOI_BUILD_DIR and ENVOI_SOURCE_DIR set; the server is a scri
 import re
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from line_peer import LinePeer
@@ -25,20 +24,7 @@ class VanishingPeer(LinePeer):
 
     def __init__(self):
         self.delivered = []
-        super().__init__()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self.serve_one, args=(conn,), daemon=True).start()
-
-    def serve_one(self, conn):
-        with conn, conn.makefile("rb") as lines:
-            self.session(conn, lines)
+        super().__init__(concurrent=True)
 
     def session(self, conn, lines):
         conn.sendall(b"220 peer.test ESMTP\r\n")

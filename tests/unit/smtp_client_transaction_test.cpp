@@ -858,19 +858,26 @@ struct outcome {
   bool done = false;
 };
 
-TEST(SmtpQueue, SendsQueuedMessagesInOrderEachEndOfDataCarryingTheNextCommands) {
-  fake_server server;
-  scripted_peer peer(server.script());
+// Queues `count` numbered messages, one recipient each (r0@, r1@...), on one client for
+// the peer at `port`, then QUIT, and runs them all to the end.
+std::vector<outcome> send_numbered(std::uint16_t port, int count) {
   boost::asio::io_context io;
-  client c(io.get_executor(), test::loopback_account(peer.port()));
-  std::vector<outcome> results(5);
-  for (int i = 0; i < 5; ++i)
+  client c(io.get_executor(), test::loopback_account(port));
+  std::vector<outcome> results(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i)
     c.async_send({"sud@example.test", {"r" + std::to_string(i) + "@example.test"}},
                  numbered_body(i), [&, i](std::error_code ec, send_report r) {
-                   results[i] = {ec, std::move(r), true};
+                   results[static_cast<std::size_t>(i)] = {ec, std::move(r), true};
                  });
   c.async_quit([](std::error_code) {});
   io.run();
+  return results;
+}
+
+TEST(SmtpQueue, SendsQueuedMessagesInOrderEachEndOfDataCarryingTheNextCommands) {
+  fake_server server;
+  scripted_peer peer(server.script());
+  const auto results = send_numbered(peer.port(), 5);
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(results[i].done) << i;
     EXPECT_FALSE(results[i].ec) << i << ": " << results[i].ec.message();
@@ -954,16 +961,7 @@ TEST(SmtpQueue, RetriesMessagesNotYetSentOnANewConnectionAfterADrop) {
         c.read_data();
       },
       2);
-  boost::asio::io_context io;
-  client c(io.get_executor(), test::loopback_account(peer.port()));
-  std::vector<outcome> results(3);
-  for (int i = 0; i < 3; ++i)
-    c.async_send({"sud@example.test", {"r" + std::to_string(i) + "@example.test"}},
-                 numbered_body(i), [&, i](std::error_code ec, send_report r) {
-                   results[i] = {ec, std::move(r), true};
-                 });
-  c.async_quit([](std::error_code) {});
-  io.run();
+  const auto results = send_numbered(peer.port(), 3);
   EXPECT_EQ(results[0].ec, make_error_code(errc::connection_closed));
   EXPECT_TRUE(results[0].report.outcome_unknown);
   EXPECT_TRUE(is_transient(results[0].ec));
@@ -1545,16 +1543,7 @@ TEST(SmtpOutOfStep, AnEndOfDataAnsweredWith354LeavesTheOutcomeUnknown) {
         c.client_closed(5s);
       },
       2);
-  boost::asio::io_context io;
-  client c(io.get_executor(), test::loopback_account(peer.port()));
-  std::vector<outcome> results(2);
-  for (int i = 0; i < 2; ++i)
-    c.async_send({"sud@example.test", {"r" + std::to_string(i) + "@example.test"}},
-                 numbered_body(i), [&, i](std::error_code ec, send_report r) {
-                   results[i] = {ec, std::move(r), true};
-                 });
-  c.async_quit([](std::error_code) {});
-  io.run();
+  const auto results = send_numbered(peer.port(), 2);
   EXPECT_EQ(results[0].ec, make_error_code(errc::protocol_error));
   EXPECT_EQ(results[0].report.failed_step, step::data);
   EXPECT_FALSE(is_permanent(results[0].ec));
