@@ -499,6 +499,8 @@ def main():
               env_extra=dict(passwords, ENVOI_SUD_PASSWORD=wrong))
     err = r.stderr.decode()
     check(r.returncode == 1 and "S: 535 " in err, f"wrong password: exit {r.returncode}: {err}")
+    check("envoi: check the login and the password" in err and "app password" in err,
+          f"wrong password: nothing says what to check: {err}")
     for secret in (wrong, base64.b64encode(wrong.encode()).decode()):
         check(secret not in err + r.stdout.decode(), f"the wrong password is in the output:\n{err}")
 

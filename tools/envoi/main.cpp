@@ -351,6 +351,12 @@ int send(const send_options& o) {
     }
     status = report_recipients(e.report().recipients, status);
     std::cerr << "envoi: not sent: " << e.what() << '\n';
+    if (e.code() == envoi::errc::auth_failed)
+      std::cerr << "envoi: check the login and the password (copied whole, without spaces "
+                   "around it); many providers (Gmail, Yahoo, iCloud) take an app password "
+                   "made in the account's security settings instead of the usual one: "
+                   "envoi preset "
+                << account.sender.address() << " says what this one wants\n";
     return status;
   }
 }
