@@ -298,6 +298,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
   bool ready_ = false;  // connected, greeted, secured and authenticated
   std::string input_;
   detail::reply_parser parser_;
+  // Lines of a reply have come but not its last; kept when a time-out closes the
+  // connection, so that the error can tell a slow reply from silence.
+  bool partial_reply_ = false;
   detail::capabilities caps_;
   asio::steady_timer timer_;
   std::uint64_t watch_generation_ = 0;
@@ -545,6 +548,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (tracing()) trace(transcript_direction::received, line);
     const auto status = parser_.feed(line);
+    partial_reply_ = status == detail::reply_parser::status::more;
     input_.erase(0, n);
     if (status == detail::reply_parser::status::bad) {
       disarm();
@@ -763,6 +767,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
       if (acct_.port == 25 || acct_.port == 587)
         detail += ", or it starts in plain text, as port " + std::to_string(acct_.port) +
                   " does: set security to starttls";
+      else if (acct_.port != 465)
+        detail += ", or it is one that starts in plain text: then set security to starttls";
     }
     fail(errc::tls_handshake_failed, envoi::step::tls, {}, std::move(detail));
   }
@@ -826,9 +832,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
     arm(envoi::step::connect);
     auto [cec, peer] = co_await asio::async_connect(*socket_, endpoints, use_tuple);
     disarm();
-    if (cec)
+    if (cec) {
+      std::string detail = cec.message();
+      if (cec == asio::error::connection_refused)
+        detail += "; nothing takes connections on " + acct_.host + " port " +
+                  std::to_string(acct_.port) +
+                  ": check the port (587 for starttls, 465 for tls) and that the server runs";
       fail(timed_out_ ? errc::timed_out : errc::connect_failed, envoi::step::connect, {},
-           cec.message());
+           std::move(detail));
+    }
     // Commands are written whole; waiting for a delayed ACK would only add latency.
     error_code ignored;
     socket_->set_option(tcp::no_delay(true), ignored);
@@ -851,6 +863,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<void> greeting() {
+    partial_reply_ = false;
     smtp::reply r;
     try {
       r = co_await read_reply(envoi::step::greeting);
@@ -859,13 +872,18 @@ struct client::impl : std::enable_shared_from_this<impl> {
       // speak, and so does a port for implicit TLS (RFC 8314 3), waiting for our
       // handshake. Only on 465, that port's number, is TLS likely enough to advise it:
       // anywhere else the advice would lead to a TLS error, and from there to starttls.
-      if (f.code == errc::timed_out) {
+      if (f.code == errc::timed_out && partial_reply_) {
+        // Lines came, but never the last: a server too slow, or one that never ends.
+        f.detail = "the greeting began but did not end in time; " + maybe_not_a_mail_server();
+      } else if (f.code == errc::timed_out) {
         std::string detail = "no greeting: the server took the connection but said nothing; " +
                              maybe_not_a_mail_server();
         if (acct_.port == 465 && acct_.security != envoi::security::tls)
           detail +=
               ", or it expects TLS from the first byte, as port 465 usually does: set security "
               "to tls";
+        else if (acct_.port != 25 && acct_.port != 587 && acct_.security != envoi::security::tls)
+          detail += ", or it expects TLS from the first byte: then set security to tls";
         if (!f.detail.empty()) detail += "; " + f.detail;
         f.detail = std::move(detail);
       }
@@ -903,10 +921,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
       co_await say_goodbye();
       fail(errc::starttls_refused, envoi::step::starttls, std::move(r));
     }
-    // Bytes after the 220 came before encryption and could be an injected command reply.
+    // Bytes after the 220 came before encryption and could be an injected command reply:
+    // the server agreed, then broke the protocol.
     if (!input_.empty()) {
       close();
-      fail(errc::starttls_refused, envoi::step::starttls, r,
+      fail(errc::protocol_error, envoi::step::starttls, r,
            "the server sent data after its STARTTLS reply, before the TLS handshake");
     }
     co_await handshake();
@@ -923,6 +942,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // Servers list their logins only once the connection is encrypted (RFC 4954 4).
     if (!tls_active_ && caps_.starttls)
       offered += " before STARTTLS, which it offers: set the account's security to starttls";
+    else if (caps_.auth.empty())
+      offered +=
+          " on this port: if the server takes mail from this machine without one (a "
+          "relay), leave the login out of the account; otherwise use its port for "
+          "logins (587 with starttls, 465 with tls)";
     if (const auto m = sasl::forced(acct_.auth))
       return "the account asks for " + std::string(sasl::name(*m)) + " but " + offered;
     if (acct_.token_provider) return "no mechanism for an OAuth token or a password: " + offered;
