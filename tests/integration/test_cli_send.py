@@ -172,6 +172,13 @@ def outcomes_named(config_dir, body):
         check("not sent to helene@example.test (its address was accepted: 250 2.1.5 ok)" in err
               and "accepted helene" not in err, f"421 after RCPT: the accepted address: {err}")
         check("envoi: not sent: rcpt failed: 421 4.3.2 shutting down" in err, f"421 line: {err}")
+        check("not sent to closing@example.test (the session ended before the server answered "
+              "for it)" in err, f"421 after RCPT: no line for the recipient it ended at: {err}")
+        # A 421 to the first RCPT: every recipient still gets its line.
+        code, err = send("closing@example.test", "helene@example.test")
+        check(code == 3 and all(f"not sent to {a} (the session ended" in err
+                                for a in ("closing@example.test", "helene@example.test")),
+              f"421 to the first RCPT: exit {code}: {err}")
 
         code, err = send("helene@example.test", "vanish@example.test")
         check(code == 4, f"no reply after the message: exit {code}: {err}")
@@ -397,10 +404,15 @@ def main():
               "Rappel", "--text", "-", "--dry-run", stdin=body)
     check(r.returncode == 0 and b"can be read by other users" not in r.stderr,
           f"password file of its owner alone: {r.stderr.decode()}")
+    # An empty text alone is a text that never came; beside an attachment it may be meant.
     r = envoi("send", "--config", str(config), "--site", "sud", "--to", "helene@example.test",
               "--subject", "Rappel", "--text", "-", "--dry-run", stdin=b"\n")
+    check(r.returncode == 2 and b"--text: standard input is empty, and nothing else would be "
+          b"sent" in r.stderr and not r.stdout, f"empty text: exit {r.returncode}: {r.stderr.decode()}")
+    r = envoi("send", "--config", str(config), "--site", "sud", "--to", "helene@example.test",
+              "--subject", "Rappel", "--text", "-", "--attach", str(PDF), "--dry-run", stdin=b"\n")
     check(r.returncode == 0 and b"warning: --text: the text is empty" in r.stderr,
-          f"empty text: exit {r.returncode}: {r.stderr.decode()}")
+          f"empty text with an attachment: exit {r.returncode}: {r.stderr.decode()}")
     usage_error(["--to", "helene@orange"],
                 "--to: the domain of helene@orange has no dot: a forgotten ending such as .fr?",
                 "a domain without its ending")

@@ -12,9 +12,10 @@
 // Exit status of send: 0 every recipient accepted; 1 a recipient or the message refused
 // for good (5xx), or refused for now while others got it (stderr names whom to send it to
 // again); 2 usage or configuration error, an unreadable password, a login with security
-// "none" for a server on another machine, a server that is not SMTP, or one that offers
-// no STARTTLS or no login the account can use; 3 a failure that
-// may pass (connection, TLS, time-out, 4xx): nobody got the message, try again later; 4 the
+// "none" for a server on another machine, a host and port where no mail server answers
+// (its greeting is not SMTP), or a server that offers no STARTTLS or no login the account
+// can use; 3 a failure that may pass (connection, TLS, time-out, 4xx): nobody got the
+// message, try again later; 4 the
 // whole message went out but the server's verdict never came: it may have been delivered,
 // so it is not to be sent again before checking.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
@@ -168,11 +169,19 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
   } catch (const envoi::invalid_input& e) {
     throw envoi::invalid_input("--subject", e.reason());
   }
+  bool empty_text = false;
   set_body(o.text, "--text", [&](std::string text) {
-    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
-      std::cerr << "warning: --text: the text is empty\n";
+    empty_text = text.find_first_not_of(" \t\r\n") == std::string::npos;
     m.text(std::move(text));
   });
+  // A message with nothing in it is a text that never came (an empty pipe, a file not
+  // saved); beside an attachment or an HTML body an empty text may be meant.
+  if (empty_text && o.attach.empty() && o.html.empty())
+    throw envoi::invalid_input(
+        "--text", (o.text == "-" ? std::string("standard input") : "\"" + o.text + "\"") +
+                      " is empty, and nothing else would be sent: write "
+                      "the message there first");
+  if (empty_text) std::cerr << "warning: --text: the text is empty\n";
   if (!o.html.empty())
     set_body(o.html, "--html", [&](std::string html) { m.html(std::move(html)); });
   for (const auto& path : o.attach) {
@@ -197,12 +206,19 @@ envoi::message build_message(const send_options& o, const envoi::account& accoun
 // recipient was refused for good (1), or some got the message while others were refused
 // for now: sending it again would deliver it twice, so that is 1 too, and the recipients
 // to try again later are named.
-// `outcome_unknown`: the whole message went out and its verdict never came.
+// `outcome_unknown`: the whole message went out and its verdict never came. `ended_at`:
+// the step a failure ended the session in; from RCPT on, a recipient the server never
+// answered for gets a line too.
 int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipients, int status,
-                      bool outcome_unknown = false) {
+                      bool outcome_unknown = false, envoi::step ended_at = envoi::step::none) {
   std::size_t got = 0;
   std::string again, refused;
   for (const auto& r : recipients) {
+    if (r.reply.empty() && ended_at >= envoi::step::rcpt && !outcome_unknown) {
+      std::cerr << "not sent to " << r.address << " (the session ended before the server "
+                << "answered for it)\n";
+      again += (again.empty() ? "" : ", ") + r.address;
+    }
     if (r.reply.empty()) continue;
     const std::string reply = r.reply.to_string();
     if (r.delivered) {
@@ -349,7 +365,7 @@ int send(const send_options& o) {
                    "server's administrator, or they may get it twice\n";
       return exit_unknown;
     }
-    status = report_recipients(e.report().recipients, status);
+    status = report_recipients(e.report().recipients, status, false, e.step());
     std::cerr << "envoi: not sent: " << e.what() << '\n';
     if (e.code() == envoi::errc::auth_failed)
       std::cerr << "envoi: check the login and the password (copied whole, without spaces "
@@ -492,8 +508,9 @@ int main(int argc, char** argv) {
   cmd->footer(
       "Exit status: 0 every recipient accepted; 1 refused for good (5xx), or refused for now "
       "while other recipients got it; 2 usage or configuration error (an unreadable "
-      "password, a login with security \"none\" for another machine, a server that is not "
-      "SMTP, or one offering no STARTTLS or no login the account can use, too); 3 nobody got it "
+      "password, a login with security \"none\" for another machine, a host and port where "
+      "no mail server answers, or a server offering no STARTTLS or no login the account can "
+      "use, too); 3 nobody got it "
       "and it may pass (connection, TLS, time-out, 4xx): try again "
       "later; 4 the whole message went out but the server's verdict never came: it may have "
       "been delivered, so check before sending it again.");
