@@ -142,6 +142,12 @@ void check_domain(std::string_view domain, std::string_view address, std::string
   }
 }
 
+// Spaces a person cannot see or did not mean: ASCII space and tab, and in UTF-8 the
+// no-break space, the narrow no-break and thin spaces, the zero-width space and the
+// byte-order mark (pasted from word processors and web pages).
+constexpr std::string_view stray_spaces[] = {
+    " ", "\t", "\xC2\xA0", "\xE2\x80\xAF", "\xE2\x80\x89", "\xE2\x80\x8B", "\xEF\xBB\xBF"};
+
 // Checks `address` and returns the position of the '@' between local part and domain.
 std::size_t check_address(std::string_view address, std::string_view field) {
   check_text(address, field, "the address");
@@ -164,6 +170,13 @@ std::size_t check_address(std::string_view address, std::string_view field) {
   }
   if (count == 0) throw invalid_input(std::string(field), "missing @ in " + quoted(address));
   if (count > 1) throw invalid_input(std::string(field), "more than one @ in " + quoted(address));
+  // UTF-8 is allowed in an address, but an invisible space there (pasted with it from a
+  // document or a web page) makes an address no one has.
+  for (const std::string_view w : stray_spaces)
+    if (w.size() > 1 && address.find(w) != std::string_view::npos)
+      throw invalid_input(
+          std::string(field),
+          "an invisible space (no-break, thin or zero-width) is in " + quoted(address));
 
   check_local_part(address.substr(0, at), address, field);
   check_domain(address.substr(at + 1), address, field);
@@ -205,19 +218,50 @@ mailbox::mailbox(std::string display_name, std::string address, std::string_view
 
 namespace {
 
-// The address `t` (whose only @ is at `at`) would be without the spaces next to its @ and
-// in its domain, when there are such spaces, the part before the @ is one word, and what
-// is left is a valid address.
-std::optional<std::string> without_stray_spaces(std::string_view t, std::size_t at) {
-  const std::string_view local = trim(t.substr(0, at));
-  const std::string_view domain = t.substr(at + 1);
-  const bool spaced = local.size() != at || domain.find_first_of(" \t") != std::string_view::npos;
-  if (!spaced || local.empty() || local.find_first_of(" \t") != std::string_view::npos)
-    return std::nullopt;
-  std::string candidate(local);
-  candidate += '@';
-  for (const char c : domain)
-    if (c != ' ' && c != '\t') candidate += c;
+// `s` without stray spaces at its ends.
+std::string_view trim_stray_spaces(std::string_view s) noexcept {
+  for (bool again = true; again;) {
+    again = false;
+    for (const std::string_view w : stray_spaces) {
+      if (s.starts_with(w)) {
+        s.remove_prefix(w.size());
+        again = true;
+      }
+      if (s.ends_with(w)) {
+        s.remove_suffix(w.size());
+        again = true;
+      }
+    }
+  }
+  return s;
+}
+
+// `s` without any stray space.
+std::string without_stray_spaces(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto w = std::find_if(std::begin(stray_spaces), std::end(stray_spaces),
+                                [&](std::string_view w) { return s.substr(i).starts_with(w); });
+    if (w != std::end(stray_spaces)) {
+      i += w->size();
+    } else {
+      out += s[i++];
+    }
+  }
+  return out;
+}
+
+// What the address `t` (whose only @ is at `at`) most likely was, when it differs from a
+// valid address only by typing slips: spaces, seen or not, around its @, at its ends or
+// in its domain, and dots ending the domain. A space inside the part before the @ is
+// another mistake (a name before the address) and gets no suggestion.
+std::optional<std::string> slip_corrected(std::string_view t, std::size_t at) {
+  const std::string_view local = trim_stray_spaces(t.substr(0, at));
+  if (local.empty() || without_stray_spaces(local) != local) return std::nullopt;
+  std::string domain = without_stray_spaces(t.substr(at + 1));
+  while (!domain.empty() && domain.back() == '.') domain.pop_back();
+  const std::string candidate = std::string(local) + "@" + domain;
+  if (candidate == t) return std::nullopt;
   try {
     return mailbox::parse(candidate).address();
   } catch (const invalid_input&) {
@@ -253,9 +297,9 @@ mailbox mailbox::parse(std::string_view text, std::string_view field) {
     } catch (const invalid_input& e) {
       const auto at = t.rfind('@');
       if (at == std::string_view::npos || t.find('@') != at) throw;
-      // "helene @orange.fr", "helene@orange .fr": spaces typed around the @ or in the
-      // domain, where a name cannot be.
-      if (const auto meant = without_stray_spaces(t, at))
+      // "helene @orange.fr", "helene@orange.fr.", a no-break space pasted after it:
+      // slips that leave no doubt about the address meant.
+      if (const auto meant = slip_corrected(t, at))
         throw invalid_input(std::string(field), e.reason() + "; did you mean " + *meant + "?");
       // "Clinique du Sud accueil@example.fr": a name written before a bare address.
       const auto space = t.find_last_of(" \t", at);

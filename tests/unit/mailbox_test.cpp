@@ -186,6 +186,13 @@ TEST(Mailbox, SpacesTypedAroundTheAtOrInTheDomainAreShownWithoutThem) {
     EXPECT_EQ(reason.find("angle brackets"), std::string::npos) << reason;
     EXPECT_EQ(reason.find("<@"), std::string::npos) << reason;
   }
+  // Spaces that cannot be seen, pasted with the address, and a dot ending the domain.
+  for (const char* typed :
+       {"helene@orange.fr\xC2\xA0", "\xE2\x80\x8Bhelene@orange.fr", "helene@orange\xE2\x80\xAF.fr",
+        "helene@orange.fr.", "helene @orange.fr.."}) {
+    const std::string reason = reason_for(typed, "to");
+    EXPECT_NE(reason.find("did you mean helene@orange.fr?"), std::string::npos) << reason;
+  }
   // A name of several words before a spaced @ is no typing slip to undo; nothing invalid
   // is suggested either.
   EXPECT_EQ(reason_for("Hélène Dupont @orange.fr").find("did you mean"), std::string::npos);
