@@ -101,7 +101,7 @@ std::string secret_ref::read() const {
       // script; it is never part of a password.
       std::string value = set;
       drop_final_line_end(value);
-      if (value.empty()) fail(describe(), "is empty");
+      if (value.empty()) fail(describe(), "is empty; set it to the password");
       if (value.find_first_of("\r\n") != std::string::npos)
         fail(describe(), "holds more than one line; it must hold the password alone");
       return value;
@@ -130,7 +130,7 @@ std::string secret_ref::read() const {
       // Editors add a final line end that is not part of the password; only one is
       // removed so that a password ending in spaces survives.
       drop_final_line_end(value);
-      if (value.empty()) fail(describe(), "is empty");
+      if (value.empty()) fail(describe(), "is empty; write the password in it, alone on one line");
       // A second line is a note or a second secret, never part of a password.
       if (value.find_first_of("\r\n") != std::string::npos)
         fail(describe(), "holds more than one line; it must hold the password alone");

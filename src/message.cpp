@@ -335,7 +335,14 @@ void check_attachment(const attachment& a, const char* field) {
   const std::string name = attachment_name(a);
   if (mime::has_cr_lf_or_nul(name))
     throw invalid_input(field, "the file name contains a line break or a NUL character");
-  if (!mime::is_valid_utf8(name)) throw invalid_input(field, "the file name is not valid UTF-8");
+  if (!mime::is_valid_utf8(name)) {
+    // Shown with '?' for the octets that are no UTF-8, so that the text stays printable.
+    std::string shown;
+    for (const char c : name) shown += static_cast<unsigned char>(c) < 0x80 ? c : '?';
+    throw invalid_input(field, "the file name \"" + shown +
+                                   "\" is not in UTF-8 (made by an older system, in Latin-1 "
+                                   "perhaps): rename the file, retyping its accented letters");
+  }
   if (!a.media_type.empty()) {
     const std::optional<media_type> type = parse_media_type(a.media_type);
     if (!type)

@@ -1348,3 +1348,15 @@ TEST_F(RenderedMessage, ADeviceASocketOrAFolderIsRefusedNamingThePath) {
   }
   ::close(s);
 }
+
+TEST(Attachment, AFileNameNotInUtf8IsShownAndToBeRenamed) {
+  message m;
+  try {
+    m.attach(attachment::from_memory("x", "caf\xe9.txt"));
+    FAIL() << "a Latin-1 file name was taken";
+  } catch (const invalid_input& e) {
+    EXPECT_NE(e.reason().find("the file name \"caf?.txt\" is not in UTF-8"), std::string::npos)
+        << e.reason();
+    EXPECT_NE(e.reason().find("rename the file"), std::string::npos) << e.reason();
+  }
+}
