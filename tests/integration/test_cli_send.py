@@ -364,13 +364,18 @@ def main():
     usage_error(["--to", "a@example.test b@example.test"],
                 "one address per --to; repeat --to for each", "two addresses, a space between")
     r = envoi(*base, "--to", "helene@example.test", "--atach", "ordonnance.pdf", stdin=body)
-    check(r.returncode == 2 and b"envoi send: unknown option --atach (see envoi send --help)"
+    check(r.returncode == 2 and b"envoi send: unknown option --atach, did you mean --attach? "
+          b"(see envoi send --help)"
           in r.stderr, f"misspelt option: exit {r.returncode}: {r.stderr.decode()}")
     # An unknown option is named even when a required one is missing with it.
     r = envoi("send", "--config", str(config), "--to", "helene@example.test", "--subject", "x",
               "--body", "lettre.txt")
-    check(r.returncode == 2 and b"unknown option --body" in r.stderr,
+    check(r.returncode == 2 and b"unknown option --body, did you mean --text?" in r.stderr,
           f"--body for --text: exit {r.returncode}: {r.stderr.decode()}")
+    r = envoi("send", "--config", str(config), "--site", "sud", "--to", "helene@example.test",
+              "--subject", "x", "--text", "-", "--from", "accueil@example.test")
+    check(r.returncode == 2 and b"unknown option --from; the sender is the site's" in r.stderr,
+          f"--from: exit {r.returncode}: {r.stderr.decode()}")
     # The text itself where its file belongs.
     r = envoi("send", "--config", str(config), "--site", "sud", "--to", "helene@example.test",
               "--subject", "x", "--text", "Bonjour, voici le rappel")

@@ -20,6 +20,7 @@
 // so it is not to be sent again before checking.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -30,6 +31,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -250,6 +252,49 @@ int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipien
   if (!refused.empty()) return exit_refused;
   if (!again.empty() && status == exit_ok) return exit_transient;
   return status;
+}
+
+// Edits (insertions, deletions, substitutions) that turn `a` into `b`.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// ", did you mean --x?" for a misspelt or guessed option of `command`, or "".
+std::string meant_option(const CLI::App& command, const std::string& word) {
+  const std::string name = word.substr(0, word.find('='));
+  // Words other programs use for what envoi calls otherwise.
+  static const std::pair<std::string_view, std::string_view> synonyms[] = {
+      {"--body", "--text"},          {"--message", "--text"}, {"--attachment", "--attach"},
+      {"--attachments", "--attach"}, {"--file", "--attach"},  {"--to-address", "--to"}};
+  for (const auto& [said, meant] : synonyms)
+    if (name == said && command.get_option_no_throw(std::string(meant)) != nullptr)
+      return ", did you mean " + std::string(meant) + "?";
+  if (name == "--from" && command.get_name() == "send")
+    return "; the sender is the site's (or user's) from in the configuration, chosen with "
+           "--site and --user";
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const CLI::Option* option : command.get_options()) {
+    for (const std::string& long_name : option->get_lnames()) {
+      const std::size_t d = edit_distance(name, "--" + long_name);
+      if (d < best_distance) {
+        best_distance = d;
+        best = "--" + long_name;
+      }
+    }
+  }
+  return best.empty() ? std::string() : ", did you mean " + best + "?";
 }
 
 // Why the account's password cannot be read, or "" when it can or none is needed; the
@@ -567,7 +612,8 @@ int main(int argc, char** argv) {
       for (const auto& word : command->remaining()) {
         if (word.size() > 1 && word.front() == '-') {
           std::cerr << "envoi " << command->get_name() << ": unknown option " << word
-                    << " (see envoi " << command->get_name() << " --help)\n";
+                    << meant_option(*command, word) << " (see envoi " << command->get_name()
+                    << " --help)\n";
           return exit_usage;
         }
       }
