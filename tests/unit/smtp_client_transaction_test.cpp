@@ -307,14 +307,24 @@ TEST(SmtpTransaction, StopsAtA421ToRcptAsATransientFailure_F46) {
   }
 }
 
+namespace {
+
+// Greets with PIPELINING, answers the first message's MAIL, RCPT and DATA sent together,
+// and reads its data, leaving its final reply to the caller.
+void take_first_pipelined_message(peer_connection& c) {
+  c.send("220 peer.example.test ESMTP\r\n");
+  c.read_line();
+  c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
+  for (int i = 0; i < 3; ++i) c.read_line();
+  c.send("250 Ok\r\n250 Ok\r\n354 Go ahead\r\n");
+  c.read_data();
+}
+
+}  // namespace
+
 TEST(SmtpTransaction, StopsAtA421ToTheEndOfDataAsATransientFailure_F46) {
   scripted_peer peer([](peer_connection& c) {
-    c.send("220 peer.example.test ESMTP\r\n");
-    c.read_line();
-    c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
-    for (int i = 0; i < 3; ++i) c.read_line();
-    c.send("250 Ok\r\n250 Ok\r\n354 Go ahead\r\n");
-    c.read_data();
+    take_first_pipelined_message(c);
     c.send("421 4.7.0 Try again later, closing connection\r\n");
     c.client_closed();
   });
@@ -953,12 +963,7 @@ TEST(SmtpQueue, RetriesMessagesNotYetSentOnANewConnectionAfterADrop) {
   scripted_peer peer(
       [&](peer_connection& c) {
         if (++connection == 2) return server.script()(c);
-        c.send("220 peer.example.test ESMTP\r\n");
-        c.read_line();
-        c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
-        for (int i = 0; i < 3; ++i) c.read_line();
-        c.send("250 Ok\r\n250 Ok\r\n354 Go ahead\r\n");
-        c.read_data();
+        take_first_pipelined_message(c);
       },
       2);
   const auto results = send_numbered(peer.port(), 3);
@@ -1533,12 +1538,7 @@ TEST(SmtpOutOfStep, AnEndOfDataAnsweredWith354LeavesTheOutcomeUnknown) {
   scripted_peer peer(
       [&](peer_connection& c) {
         if (++connection == 2) return server.script()(c);
-        c.send("220 peer.example.test ESMTP\r\n");
-        c.read_line();
-        c.send("250-peer.example.test\r\n250 PIPELINING\r\n");
-        for (int i = 0; i < 3; ++i) c.read_line();
-        c.send("250 Ok\r\n250 Ok\r\n354 Go ahead\r\n");
-        c.read_data();
+        take_first_pipelined_message(c);
         c.send("354 Go ahead\r\n");
         c.client_closed(5s);
       },
