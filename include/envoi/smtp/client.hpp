@@ -117,7 +117,11 @@ using transcript_sink = std::function<void(transcript_direction, std::string_vie
 ///   one nobody asked for) closes the connection;
 ///   the failed message completes with its error, and the messages after it, including
 ///   one whose commands had gone out ahead (no data of it was sent), are tried on a new
-///   connection, each once;
+///   connection, each once. A reply nobody asked for is seen only when it has come
+///   before the next command goes out; one that comes later is read as that command's
+///   reply, so the per-recipient replies of that message are shifted, and the session
+///   ends at the first reply of the wrong kind (DATA's 354 at the latest), before any of
+///   the message is sent;
 /// - a message whose data was sent but whose final reply never came, or came garbled,
 ///   completes with a transient error and `send_report::outcome_unknown` set: it may have
 ///   been delivered.
