@@ -88,6 +88,11 @@ void require_refusal(envoi::step s, const smtp::reply& r, std::string_view what,
            std::string(expected) + " was expected: it does not follow SMTP");
 }
 
+// A reply to MAIL, RCPT or the end of data: done (2yz), or refused.
+void require_completion_or_refusal(envoi::step s, const smtp::reply& r, std::string_view what) {
+  if (!completed(r)) require_refusal(s, r, what, "250");
+}
+
 // A refusal from the server: 421 and other 4xx replies may succeed later, 5xx will not.
 [[noreturn]] void refused(envoi::step s, smtp::reply r, std::string_view what,
                           std::string_view expected) {
@@ -554,10 +559,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
       disarm();
       // A first line that is no reply is another kind of server (a web server, say).
       fail(errc::protocol_error, s, {},
-           s == envoi::step::greeting
-               ? "not an SMTP reply line: " + acct_.host + " port " + std::to_string(acct_.port) +
-                     " is not a mail server; check the host and port"
-               : std::string("not an SMTP reply line"));
+           s == envoi::step::greeting ? "not an SMTP reply line: " + place() +
+                                            " is not a mail server; check the host and port"
+                                      : std::string("not an SMTP reply line"));
     }
     if (status == detail::reply_parser::status::too_long) {
       disarm();
@@ -575,9 +579,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
     return ": " + maybe_not_a_mail_server();
   }
 
+  // "smtp.example.fr port 587", as errors name the server.
+  std::string place() const { return acct_.host + " port " + std::to_string(acct_.port); }
+
   std::string maybe_not_a_mail_server() const {
-    return acct_.host + " port " + std::to_string(acct_.port) +
-           " may not be a mail server (check the host and port)";
+    return place() + " may not be a mail server (check the host and port)";
   }
 
   smtp::reply finish_reply(envoi::step s) {
@@ -835,8 +841,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     if (cec) {
       std::string detail = cec.message();
       if (cec == asio::error::connection_refused)
-        detail += "; nothing takes connections on " + acct_.host + " port " +
-                  std::to_string(acct_.port) +
+        detail += "; nothing takes connections on " + place() +
                   ": check the port (587 for starttls, 465 for tls) and that the server runs";
       fail(timed_out_ ? errc::timed_out : errc::connect_failed, envoi::step::connect, {},
            std::move(detail));
@@ -1201,11 +1206,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
         co_await write(group, envoi::step::mail);
       }
       mail_reply = co_await read_reply(envoi::step::mail);
-      if (!completed(mail_reply))
-        require_refusal(envoi::step::mail, mail_reply, "answered MAIL", "250");
+      require_completion_or_refusal(envoi::step::mail, mail_reply, "answered MAIL");
       for (const auto i : batch) {
         auto r = co_await read_reply(envoi::step::rcpt);
-        if (!completed(r)) require_refusal(envoi::step::rcpt, r, "answered RCPT", "250");
+        require_completion_or_refusal(envoi::step::rcpt, r, "answered RCPT");
         record(i, std::move(r));
       }
       data_reply = co_await read_reply(envoi::step::data);
@@ -1216,14 +1220,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
       co_await expect_no_reply_pending(envoi::step::mail);
       co_await write(mail, envoi::step::mail);
       mail_reply = co_await read_reply(envoi::step::mail);
-      if (!completed(mail_reply))
-        require_refusal(envoi::step::mail, mail_reply, "answered MAIL", "250");
+      require_completion_or_refusal(envoi::step::mail, mail_reply, "answered MAIL");
       for (std::size_t k = 0; completed(mail_reply) && k < batch.size(); ++k) {
         const std::string rcpt = rcpt_command(env, batch[k]);
         co_await expect_no_reply_pending(envoi::step::rcpt);
         co_await write(rcpt, envoi::step::rcpt);
         auto r = co_await read_reply(envoi::step::rcpt);
-        if (!completed(r)) require_refusal(envoi::step::rcpt, r, "answered RCPT", "250");
+        require_completion_or_refusal(envoi::step::rcpt, r, "answered RCPT");
         record(batch[k], std::move(r));
         // No more RCPT once the server said it has no room: the rest wait their turn.
         if (!deferred.empty()) {
@@ -1283,8 +1286,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     co_await write_data(data, ahead);
     try {
       report.final_reply = co_await read_reply(envoi::step::data, data_end_limit());
-      if (!completed(report.final_reply))
-        require_refusal(envoi::step::data, report.final_reply, "answered the end of data", "250");
+      require_completion_or_refusal(envoi::step::data, report.final_reply,
+                                    "answered the end of data");
     } catch (session_failure& f) {
       // RFC 5321 4.2.5: the server may commit the message as soon as it has its end, so
       // a reply lost then (time-out, dropped connection, cancellation), garbled or out of

@@ -15,9 +15,8 @@
 // "none" for a server on another machine, a host and port where no mail server answers
 // (its greeting is not SMTP), or a server that offers no STARTTLS or no login the account
 // can use; 3 a failure that may pass (connection, TLS, time-out, 4xx): nobody got the
-// message, try again later; 4 the
-// whole message went out but the server's verdict never came: it may have been delivered,
-// so it is not to be sent again before checking.
+// message, try again later; 4 the whole message went out but the server's verdict never
+// came: it may have been delivered, so it is not to be sent again before checking.
 // Exit status of preset: 0 settings found; 1 nothing is known for the address; 2 not an
 // address, or an unknown relay; 3 nothing found because DNS did not answer.
 #include <algorithm>
@@ -216,12 +215,14 @@ int report_recipients(const std::vector<envoi::smtp::recipient_result>& recipien
   std::size_t got = 0;
   std::string again, refused;
   for (const auto& r : recipients) {
-    if (r.reply.empty() && ended_at >= envoi::step::rcpt && !outcome_unknown) {
-      std::cerr << "not sent to " << r.address << " (the session ended before the server "
-                << "answered for it)\n";
-      again += (again.empty() ? "" : ", ") + r.address;
+    if (r.reply.empty()) {
+      if (ended_at >= envoi::step::rcpt && !outcome_unknown) {
+        std::cerr << "not sent to " << r.address << " (the session ended before the server "
+                  << "answered for it)\n";
+        again += (again.empty() ? "" : ", ") + r.address;
+      }
+      continue;
     }
-    if (r.reply.empty()) continue;
     const std::string reply = r.reply.to_string();
     if (r.delivered) {
       std::cerr << "accepted " << r.address << ": " << reply << '\n';
@@ -555,9 +556,8 @@ int main(int argc, char** argv) {
       "while other recipients got it; 2 usage or configuration error (an unreadable "
       "password, a login with security \"none\" for another machine, a host and port where "
       "no mail server answers, or a server offering no STARTTLS or no login the account can "
-      "use, too); 3 nobody got it "
-      "and it may pass (connection, TLS, time-out, 4xx): try again "
-      "later; 4 the whole message went out but the server's verdict never came: it may have "
+      "use, too); 3 nobody got it and it may pass (connection, TLS, time-out, 4xx): try "
+      "again later; 4 the whole message went out but the server's verdict never came: it may have "
       "been delivered, so check before sending it again.");
   cmd->add_option("--config", o.config, "configuration file (default envoi.toml)");
   cmd->add_option("--site", o.site, "the site whose account sends");
